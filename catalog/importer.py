@@ -1,0 +1,193 @@
+"""Importing audio files into the catalogue: one file, one transaction, a reason for every refusal."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, models, transaction
+
+from catalog.models import Album, Artist, Genre, Song
+from catalog.tags import read_tags
+from recommender.audio import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, probe
+
+logger = logging.getLogger(__name__)
+
+CANDIDATE_EXTENSIONS = AUDIO_EXTENSIONS | TRACKER_EXTENSIONS
+UNKNOWN_ARTIST = "Unknown artist"
+
+
+class Outcome(enum.StrEnum):
+    IMPORTED = "imported"
+    SKIPPED = "skipped"
+    BROKEN = "broken"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    path: Path
+    outcome: Outcome
+    reason: str = ""
+    song_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where files come from, and hints that fill in for missing tags."""
+
+    source: str = "Imported by an administrator"
+    licence: str = ""
+    attribution: str = ""
+    licence_file: Path | None = None
+    album: str | None = None
+    title: str | None = None
+    artist: str | None = None
+
+
+def find_audio_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files to try, in a stable order: every file named directly, and audio-looking files in folders.
+
+    A file named on the command line is always tried, so a wrong file gets a reason rather than
+    silence; inside folders, covers, playlists and notes are passed over.
+    """
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    candidate = Path(root) / name
+                    if candidate.suffix.lower() in CANDIDATE_EXTENSIONS:
+                        yield candidate
+        else:
+            yield path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_file(path: Path, *, provenance: Provenance = Provenance(), min_duration: float = 0.0) -> ImportResult:
+    """Add ``path`` to the catalogue, or say why not. Nothing is left half-written."""
+    try:
+        if not path.exists():
+            return ImportResult(path, Outcome.BROKEN, "file not found")
+        if not path.is_file():
+            return ImportResult(path, Outcome.BROKEN, "not a regular file")
+        size = path.stat().st_size
+        if size == 0:
+            return ImportResult(path, Outcome.BROKEN, "empty file (0 bytes)")
+        content_hash = file_sha256(path)
+    except OSError as error:
+        return ImportResult(path, Outcome.BROKEN, f"cannot read the file ({error.strerror or error})")
+
+    existing = Song.objects.filter(content_hash=content_hash).values_list("pk", "title").first()
+    if existing:
+        return ImportResult(path, Outcome.SKIPPED, f"already in the catalogue as “{existing[1]}”", existing[0])
+
+    try:
+        info = probe(path)
+    except AudioError as error:
+        return ImportResult(path, Outcome.BROKEN, str(error))
+    if info.duration < min_duration:
+        return ImportResult(path, Outcome.SKIPPED, f"shorter than {min_duration:.0f} s ({info.duration:.1f} s)")
+
+    tags = read_tags(path)
+    stored_name = None
+    try:
+        with path.open("rb") as handle:
+            stored_name = default_storage.save(
+                f"songs/{content_hash[:2]}/{content_hash}{path.suffix.lower()}", File(handle)
+            )
+        licence_name = _store_licence_file(provenance.licence_file)
+        with transaction.atomic():
+            artist_name = provenance.artist or tags.artist or UNKNOWN_ARTIST
+            artist = _get_or_create_ci(Artist, "name", artist_name)
+            album = None
+            if album_title := provenance.album or tags.album:
+                album_artist = None
+                if not provenance.album:
+                    album_artist = _get_or_create_ci(Artist, "name", tags.album_artist or artist_name)
+                album = _get_album(album_title, album_artist)
+            song = Song.objects.create(
+                title=provenance.title or tags.title,
+                artist=artist,
+                album=album,
+                track_number=tags.track_number,
+                duration=info.duration,
+                audio=stored_name,
+                original_filename=path.name[:255],
+                content_hash=content_hash,
+                file_size=size,
+                source=provenance.source[:255],
+                licence=provenance.licence[:100],
+                attribution=provenance.attribution,
+                licence_file=licence_name or "",
+            )
+            if tags.genres:
+                song.genres.set([_get_or_create_ci(Genre, "name", name) for name in tags.genres])
+    except IntegrityError:
+        # Another importer stored the same file between our check and our insert.
+        _delete_quietly(stored_name)
+        return ImportResult(path, Outcome.SKIPPED, "already in the catalogue")
+    except OSError as error:
+        _delete_quietly(stored_name)
+        return ImportResult(path, Outcome.BROKEN, f"cannot store the file ({error.strerror or error})")
+    except BaseException:
+        _delete_quietly(stored_name)
+        raise
+    return ImportResult(path, Outcome.IMPORTED, song_id=song.pk)
+
+
+def _get_or_create_ci[M: models.Model](model: type[M], field: str, value: str) -> M:
+    value = value.strip()[: 100 if model is Genre else 255]
+    found = model._default_manager.filter(**{f"{field}__iexact": value}).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return model._default_manager.create(**{field: value})
+    except IntegrityError:
+        return model._default_manager.get(**{f"{field}__iexact": value})
+
+
+def _get_album(title: str, artist: Artist | None) -> Album:
+    title = title.strip()[:255]
+    found = Album.objects.filter(title__iexact=title, artist=artist).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Album.objects.create(title=title, artist=artist)
+    except IntegrityError:
+        return Album.objects.get(title__iexact=title, artist=artist)
+
+
+def _store_licence_file(path: Path | None) -> str | None:
+    """Store a licence text once per distinct content and return its storage name."""
+    if path is None:
+        return None
+    digest = file_sha256(path)[:16]
+    name = f"licences/{digest}-{path.parent.name or 'copyright'}.txt"
+    if not default_storage.exists(name):
+        with path.open("rb") as handle:
+            name = default_storage.save(name, File(handle))
+    return name
+
+
+def _delete_quietly(name: str | None) -> None:
+    if name:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete %s after a failed import", name)

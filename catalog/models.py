@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Lower
+from django.urls import reverse
+from django.utils.text import slugify
+
+from catalog.text import fold, prefix_tsquery, words
+
+# Word similarity above which a small typo ("wesnth") still finds the song.
+TRIGRAM_THRESHOLD = 0.45
+MAX_QUERY_LENGTH = 200
+
+
+class Artist(models.Model):
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [models.UniqueConstraint(Lower("name"), name="artist_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        Song.objects.filter(artist=self).refresh_search_documents()
+
+
+class Album(models.Model):
+    title = models.CharField(max_length=255)
+    artist = models.ForeignKey(Artist, null=True, blank=True, on_delete=models.SET_NULL, related_name="albums")
+
+    class Meta:
+        ordering = [Lower("title")]
+        constraints = [
+            models.UniqueConstraint(Lower("title"), "artist", name="album_title_artist_unique_ci"),
+            models.UniqueConstraint(
+                Lower("title"), condition=Q(artist__isnull=True), name="album_title_unique_ci_without_artist"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        Song.objects.filter(album=self).refresh_search_documents()
+
+
+class GenreQuerySet(models.QuerySet["Genre"]):
+    def subtree_ids(self, genre: Genre) -> set[int]:
+        """Ids of ``genre`` and every genre below it, so "Rock" also finds "Punk rock"."""
+        children: dict[int | None, list[int]] = {}
+        for pk, parent_id in self.values_list("pk", "parent_id"):
+            children.setdefault(parent_id, []).append(pk)
+        found, frontier = {genre.pk}, [genre.pk]
+        while frontier:
+            next_ids = [child for pk in frontier for child in children.get(pk, []) if child not in found]
+            found.update(next_ids)
+            frontier = next_ids
+        return found
+
+    def with_song_counts(self) -> GenreQuerySet:
+        return self.annotate(song_count=models.Count("songs", distinct=True))
+
+
+class Genre(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=120, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", help_text="Broader genre"
+    )
+
+    objects = GenreQuerySet.as_manager()
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [models.UniqueConstraint(Lower("name"), name="genre_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = unique_genre_slug(self.name)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        ancestor = self.parent
+        while ancestor is not None:
+            if ancestor.pk == self.pk:
+                raise ValidationError({"parent": "A genre cannot sit below itself."})
+            ancestor = ancestor.parent
+
+
+def unique_genre_slug(name: str) -> str:
+    base = slugify(fold(name))[:100] or "genre"
+    slug, n = base, 2
+    while Genre.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+class SongQuerySet(models.QuerySet["Song"]):
+    def with_relations(self) -> SongQuerySet:
+        return self.select_related("artist", "album").prefetch_related("genres")
+
+    def in_genre(self, genre: Genre) -> SongQuerySet:
+        return self.filter(genres__in=Genre.objects.subtree_ids(genre)).distinct()
+
+    def search(self, query: str) -> SongQuerySet:
+        """Songs whose title, artist or album match ``query``, best first.
+
+        Full-text prefix matching finds what is typed so far; trigram word similarity
+        forgives small typos. Both run on expression indexes over ``search_document``.
+        """
+        folded = fold(query[:MAX_QUERY_LENGTH])
+        if not words(folded):
+            return self.none()
+        ts_query = SearchQuery(prefix_tsquery(folded), config="simple", search_type="raw")
+        vector = SearchVector("search_document", config="simple")
+        return (
+            self.annotate(
+                document=vector,
+                text_rank=SearchRank(vector, ts_query),
+                likeness=TrigramWordSimilarity(folded, "search_document"),
+            )
+            .filter(Q(document=ts_query) | Q(likeness__gte=TRIGRAM_THRESHOLD))
+            .annotate(relevance=Greatest(F("text_rank"), F("likeness")))
+            .order_by("-relevance", Lower("title"), "pk")
+        )
+
+    def sorted_by(self, key: str) -> SongQuerySet:
+        orderings = {
+            "title": [Lower("title"), "pk"],
+            "-title": [Lower("title").desc(), "-pk"],
+            "artist": [Lower("artist__name"), Lower("title"), "pk"],
+            "-artist": [Lower("artist__name").desc(), Lower("title"), "pk"],
+            "added": ["added_at", "pk"],
+            "-added": ["-added_at", "-pk"],
+        }
+        return self.order_by(*orderings.get(key, orderings["title"]))
+
+    def refresh_search_documents(self) -> None:
+        for song in self.select_related("artist", "album"):
+            document = song.build_search_document()
+            if document != song.search_document:
+                Song.objects.filter(pk=song.pk).update(search_document=document)
+
+
+SORT_CHOICES = {
+    "title": "Title (A–Z)",
+    "-title": "Title (Z–A)",
+    "artist": "Artist (A–Z)",
+    "-artist": "Artist (Z–A)",
+    "-added": "Newest first",
+    "added": "Oldest first",
+}
+
+
+class Song(models.Model):
+    class Analysis(models.TextChoices):
+        PENDING = "pending", "Not analysed yet"
+        QUEUED = "queued", "Queued"
+        ANALYSING = "analysing", "Analysing"
+        DONE = "done", "Analysed"
+        FAILED = "failed", "Failed"
+
+    title = models.CharField(max_length=255)
+    artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="songs")
+    album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.SET_NULL, related_name="songs")
+    genres = models.ManyToManyField(Genre, blank=True, related_name="songs")
+    track_number = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(help_text="Seconds")
+    audio = models.FileField(upload_to="songs/", max_length=255)
+    original_filename = models.CharField(max_length=255, blank=True)
+    content_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the audio file")
+    file_size = models.PositiveBigIntegerField(default=0)
+    source = models.CharField(max_length=255, blank=True, help_text="Where the file came from")
+    licence = models.CharField(max_length=100, blank=True)
+    attribution = models.TextField(blank=True)
+    licence_file = models.FileField(upload_to="licences/", max_length=255, blank=True)
+    analysis_status = models.CharField(max_length=12, choices=Analysis.choices, default=Analysis.PENDING)
+    analysis_error = models.TextField(blank=True)
+    added_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    search_document = models.TextField(blank=True, editable=False)
+
+    objects = SongQuerySet.as_manager()
+
+    class Meta:
+        ordering = [Lower("title"), "pk"]
+        indexes = [
+            GinIndex(SearchVector("search_document", config="simple"), name="song_search_fts"),
+            GinIndex(fields=["search_document"], opclasses=["gin_trgm_ops"], name="song_search_trgm"),
+            models.Index(Lower("title"), name="song_title_ci"),
+            models.Index(fields=["analysis_status"], name="song_analysis_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} — {self.artist}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_document = self.build_search_document()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"title", "artist", "album"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_document"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:song_detail", args=[self.pk])
+
+    def build_search_document(self) -> str:
+        parts = [self.title, self.artist.name if self.artist_id else "", self.album.title if self.album_id else ""]
+        return fold(" ".join(part for part in parts if part))
+
+    @property
+    def duration_label(self) -> str:
+        minutes, seconds = divmod(round(self.duration), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+    @property
+    def audio_content_type(self) -> str:
+        return audio_content_type(self.audio.name)
+
+
+AUDIO_CONTENT_TYPES = {
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+    ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+}
+
+
+def audio_content_type(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return AUDIO_CONTENT_TYPES.get(suffix, "application/octet-stream")

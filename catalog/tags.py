@@ -1,0 +1,107 @@
+"""Reading title / artist / album / genre / track tags with mutagen (Django-free)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mutagen
+from mutagen.id3 import ID3
+
+_TRACK_PREFIX = re.compile(r"^\s*(\d{1,3})\s*[-_. ]+\s*")
+_GENRE_SPLIT = re.compile(r"\s*[;/,|]\s*")
+MAX_FIELD = 255
+
+
+@dataclass
+class Tags:
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    album_artist: str = ""
+    genres: list[str] = field(default_factory=list)
+    track_number: int | None = None
+
+
+def _first(values: object) -> str:
+    if isinstance(values, list | tuple):
+        values = values[0] if values else ""
+    return str(values or "").replace("\x00", "").strip()[:MAX_FIELD]
+
+
+def _track(value: str) -> int | None:
+    match = re.match(r"\s*(\d+)", value)
+    if not match:
+        return None
+    number = int(match.group(1))
+    return number if 0 < number < 10_000 else None
+
+
+def read_tags(path: Path) -> Tags:
+    """Tags of ``path``, with the file name as fallback for the title.
+
+    A file whose tags mutagen cannot parse still gets a title from its name: broken
+    tags are common and not a reason to refuse music that plays fine.
+    """
+    tags = Tags()
+    try:
+        audio = mutagen.File(str(path), easy=True)
+    except Exception:  # mutagen raises many kinds of errors for damaged tag blocks
+        audio = None
+    if audio is not None and audio.tags is not None:
+        get = _id3_getter(audio.tags) if isinstance(audio.tags, ID3) else audio.tags.get
+        tags.title = _first(get("title"))
+        tags.artist = _first(get("artist")) or _first(get("albumartist"))
+        tags.album = _first(get("album"))
+        tags.album_artist = _first(get("albumartist"))
+        tags.track_number = _track(_first(get("tracknumber")))
+        raw_genres = get("genre") or []
+        if isinstance(raw_genres, str):
+            raw_genres = [raw_genres]
+        seen: set[str] = set()
+        for raw in raw_genres:
+            for name in _GENRE_SPLIT.split(str(raw).replace("\x00", "")):
+                name = name.strip()[:100]
+                if name and name.casefold() not in seen:
+                    seen.add(name.casefold())
+                    tags.genres.append(name)
+    if not tags.title:
+        tags.title, number = title_from_filename(path)
+        tags.track_number = tags.track_number or number
+    return tags
+
+
+_ID3_FRAMES = {
+    "title": "TIT2",
+    "artist": "TPE1",
+    "albumartist": "TPE2",
+    "album": "TALB",
+    "genre": "TCON",
+    "tracknumber": "TRCK",
+}
+
+
+def _id3_getter(id3: ID3):
+    """A ``get`` over raw ID3 frames, for formats (WAV, AIFF) that mutagen's easy mode does not cover."""
+
+    def get(key: str) -> list[str] | None:
+        frame = id3.get(_ID3_FRAMES.get(key, ""))
+        if frame is None:
+            return None
+        return list(frame.genres) if key == "genre" else [str(text) for text in frame.text]
+
+    return get
+
+
+def title_from_filename(path: Path) -> tuple[str, int | None]:
+    """("Heroes Rite", 3) from "03 - heroes_rite.ogg"."""
+    stem = path.stem
+    number = None
+    if match := _TRACK_PREFIX.match(stem):
+        number = _track(match.group(1))
+        stem = stem[match.end() :] or stem
+    title = " ".join(stem.replace("_", " ").split())
+    if title.islower():
+        title = title.title()
+    return (title or path.name)[:MAX_FIELD], number

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", views.song_list, name="song_list"),
+    path("songs/<int:pk>/", views.song_detail, name="song_detail"),
+    path("songs/<int:pk>/audio", views.song_audio, name="song_audio"),
+    path("songs/<int:pk>/licence", views.song_licence, name="song_licence"),
+]

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
+from catalog.streaming import ranged_file_response
+
+
+@require_GET
+@login_required
+def song_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in SORT_CHOICES else ""
+    genre = None
+    if genre_slug := request.GET.get("genre", ""):
+        genre = Genre.objects.filter(slug=genre_slug).first()
+
+    songs = Song.objects.with_relations()
+    if genre is not None:
+        songs = songs.in_genre(genre)
+    if query:
+        songs = songs.search(query)
+        # An explicit sort choice wins over relevance.
+        if sort:
+            songs = songs.sorted_by(sort)
+    else:
+        songs = songs.sorted_by(sort or "title")
+
+    page = Paginator(songs, settings.MUSREC_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "query": query,
+        "sort": sort,
+        "sort_choices": SORT_CHOICES,
+        "genre": genre,
+        "genres": Genre.objects.with_song_counts().filter(song_count__gt=0).select_related("parent"),
+        "total_songs": Song.objects.count(),
+    }
+    template = "catalog/song_list.html#results" if request.htmx else "catalog/song_list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def song_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    song = get_object_or_404(Song.objects.with_relations(), pk=pk)
+    return render(request, "catalog/song_detail.html", {"song": song})
+
+
+@require_GET
+@login_required
+def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    song = get_object_or_404(Song, pk=pk)
+    try:
+        handle = song.audio.open("rb")
+        size = song.audio.size
+    except FileNotFoundError:
+        raise Http404("The audio file of this song is missing.") from None
+    response = ranged_file_response(request, handle, size, song.audio_content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@login_required
+def song_licence(request: HttpRequest, pk: int) -> HttpResponse:
+    song = get_object_or_404(Song, pk=pk)
+    if not song.licence_file:
+        raise Http404("No licence file is recorded for this song.")
+    try:
+        with song.licence_file.open("rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        raise Http404("The licence file is missing.") from None
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("catalog:song_list")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("catalog:song_list")
+    return render(request, "registration/signup.html", {"form": form})
