@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Lower
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -244,3 +246,11 @@ AUDIO_CONTENT_TYPES = {
 def audio_content_type(name: str) -> str:
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
     return AUDIO_CONTENT_TYPES.get(suffix, "application/octet-stream")
+
+
+@receiver(post_delete, sender=Song)
+def delete_song_file(sender: type[Song], instance: Song, **kwargs: object) -> None:
+    """Remove the audio file once the row is really gone (not if the transaction rolls back)."""
+    name, storage = instance.audio.name, instance.audio.storage
+    if name and not Song.objects.filter(audio=name).exists():
+        transaction.on_commit(lambda: storage.delete(name))
