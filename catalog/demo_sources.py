@@ -64,10 +64,11 @@ IMPORT_HINT = "or import your own music with `manage.py import_music PATH`"
 _EFFECT_DIRS = frozenset({"sound", "sounds", "sfx", "effects"})
 _MUSIC_DIRS = frozenset({"music", "musics", "cdtracks", "songs", "soundtrack"})
 
-# Frets on Fire splits a song into stems that play together: song.ogg is the backing band (drums, bass,
-# rhythm and vocals), guitar.ogg and rhythm.ogg are the parts the player's frets switch on and off. In the
-# Debian packages song.ogg and guitar.ogg are uncorrelated (r ~ 0.00) and song.ogg carries 2-3 times the
-# RMS level, so it is the best single representative of the song; the others are never yielded.
+# Frets on Fire splits a song into stems that play together: song.ogg is the backing band, guitar.ogg (and
+# rhythm.ogg where there is one) the part the player's frets switch on and off. No file holds the full mix.
+# In the Debian packages song.ogg and guitar.ogg are uncorrelated (|r| < 0.01, so neither contains the other)
+# and song.ogg is the louder in all eight songs (1.2 to 2.8 times the RMS level), so it is the best single
+# representative of the song; the other stems are never yielded.
 _FOF_MIX_STEM = "song"
 _FOF_STEMS = frozenset({"song", "guitar", "rhythm", "drums", "bass", "vocals", "keys", "crowd", "preview"})
 
@@ -151,7 +152,7 @@ def fetch_demo_tracks(
                 log(f"Extracting the music from {pk3.name} ({package})…")
         tracks.extend(find_tracks(root, package=package, album=ALBUMS.get(package, package)))
     tracks.sort(key=lambda track: (track.album, track.path))
-    log(f"Found {len(tracks)} music files in {len(debs)} packages.")
+    log(f"Found {_count(len(tracks), 'music file')} in {_count(len(debs), 'package')}.")
     return tracks
 
 
@@ -172,9 +173,9 @@ def download_packages(
     debs_dir.mkdir(parents=True, exist_ok=True)
     missing = [package for package in packages if cached_deb(debs_dir, package) is None]
     if not missing:
-        log(f"All {len(packages)} Debian packages are already downloaded.")
+        log(f"Using {_count(len(packages), 'Debian package')} downloaded earlier.")
     else:
-        log(f"Downloading {len(missing)} Debian packages…")
+        log(f"Downloading {_count(len(missing), 'Debian package')}…")
         is_root = os.geteuid() == 0
         updated = False
         if is_root and _apt_lists_are_empty():
@@ -206,6 +207,10 @@ def cached_deb(debs_dir: Path, package: str) -> Path | None:
     # Debian file names are name_version_arch.deb and package names cannot contain "_".
     candidates = sorted(debs_dir.glob(f"{package}_*.deb"), key=lambda path: path.stat().st_mtime)
     return candidates[-1] if candidates else None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _require_tool(name: str) -> str:
@@ -278,15 +283,17 @@ def _download_progress(line: str) -> str | None:
     return None
 
 
+# "E: Unable to locate package foo", "E: Package 'foo' has no installation candidate",
+# "E: Can't select candidate version from package foo as it has no candidate"
+_UNKNOWN_PACKAGE = re.compile(
+    r"^E: (?:Unable to locate package (\S+)|Package '(\S+)' has no installation candidate"
+    r"|Can't select candidate version from package (\S+) )",
+    re.MULTILINE,
+)
+
+
 def _unknown_packages(apt_output: str) -> set[str]:
-    return set(
-        re.findall(
-            r"^E: (?:Unable to locate package|Can't select candidate version from package|"
-            r"Package '?)(\S+?)'?(?: has no installation candidate)?$",
-            apt_output,
-            flags=re.MULTILINE,
-        )
-    )
+    return {name for names in _UNKNOWN_PACKAGE.findall(apt_output) for name in names if name}
 
 
 def _last_error(apt_output: str) -> str:

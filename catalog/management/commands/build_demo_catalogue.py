@@ -29,9 +29,7 @@ class Command(BaseCommand):
         try:
             tracks = fetch_demo_tracks(settings.VAR_DIR, log=self.stdout.write)
         except DemoUnavailable as error:
-            raise CommandError(
-                f"{error}\nYou can import your own music instead: ./musrec manage import_music /path/to/music"
-            ) from error
+            raise CommandError(str(error)) from error
         provenances = [
             Provenance(
                 source=f"Debian package {track.package}",
