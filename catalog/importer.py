@@ -49,6 +49,7 @@ class Provenance:
     album: str | None = None
     title: str | None = None
     artist: str | None = None
+    genres: tuple[str, ...] = ()
 
 
 def find_audio_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -134,8 +135,8 @@ def import_file(path: Path, *, provenance: Provenance = Provenance(), min_durati
                 attribution=provenance.attribution,
                 licence_file=licence_name or "",
             )
-            if tags.genres:
-                song.genres.set([_get_or_create_ci(Genre, "name", name) for name in tags.genres])
+            if genre_names := [*provenance.genres, *tags.genres]:
+                song.genres.set([Genre.objects.named(name) for name in genre_names])
     except IntegrityError:
         # Another importer stored the same file between our check and our insert.
         _delete_quietly(stored_name)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Lower
 from django.db.models.signals import post_delete
@@ -10,6 +10,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.text import slugify
 
+from catalog.genre_tree import broader_genre
 from catalog.text import fold, prefix_tsquery, words
 
 # Word similarity above which a small typo ("wesnth") still finds the song.
@@ -65,6 +66,20 @@ class GenreQuerySet(models.QuerySet["Genre"]):
             found.update(next_ids)
             frontier = next_ids
         return found
+
+    def named(self, name: str) -> Genre:
+        """The genre called ``name`` (any case), created under its broader genre if new."""
+        name = " ".join(name.split())[:100]
+        found = self.filter(name__iexact=name).first()
+        if found is not None:
+            return found
+        parent_name = broader_genre(name)
+        parent = self.named(parent_name) if parent_name and fold(parent_name) != fold(name) else None
+        try:
+            with transaction.atomic():
+                return self.create(name=name, parent=parent)
+        except IntegrityError:  # created meanwhile by a concurrent import
+            return self.get(name__iexact=name)
 
     def with_song_counts(self) -> GenreQuerySet:
         return self.annotate(song_count=models.Count("songs", distinct=True))

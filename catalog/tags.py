@@ -9,6 +9,8 @@ from pathlib import Path
 import mutagen
 from mutagen.id3 import ID3
 
+from catalog.genre_tree import is_genre
+
 _TRACK_PREFIX = re.compile(r"^\s*(\d{1,3})\s*[-_. ]+\s*")
 _GENRE_SPLIT = re.compile(r"\s*[;/,|]\s*")
 MAX_FIELD = 255
@@ -28,6 +30,11 @@ def _first(values: object) -> str:
     if isinstance(values, list | tuple):
         values = values[0] if values else ""
     return str(values or "").replace("\x00", "").strip()[:MAX_FIELD]
+
+
+def _known(value: str) -> str:
+    """``value``, or "" when a tagger wrote a placeholder such as "<Unknown>"."""
+    return "" if value.strip("<>()[] ").casefold() in {"unknown", "unknown artist", "none", "various"} else value
 
 
 def _track(value: str) -> int | None:
@@ -52,9 +59,9 @@ def read_tags(path: Path) -> Tags:
     if audio is not None and audio.tags is not None:
         get = _id3_getter(audio.tags) if isinstance(audio.tags, ID3) else audio.tags.get
         tags.title = _first(get("title"))
-        tags.artist = _first(get("artist")) or _first(get("albumartist"))
+        tags.artist = _known(_first(get("artist"))) or _known(_first(get("albumartist")))
         tags.album = _first(get("album"))
-        tags.album_artist = _first(get("albumartist"))
+        tags.album_artist = _known(_first(get("albumartist")))
         tags.track_number = _track(_first(get("tracknumber")))
         raw_genres = get("genre") or []
         if isinstance(raw_genres, str):
@@ -63,7 +70,7 @@ def read_tags(path: Path) -> Tags:
         for raw in raw_genres:
             for name in _GENRE_SPLIT.split(str(raw).replace("\x00", "")):
                 name = name.strip()[:100]
-                if name and name.casefold() not in seen:
+                if is_genre(name) and name.casefold() not in seen:
                     seen.add(name.casefold())
                     tags.genres.append(name)
     if not tags.title:

