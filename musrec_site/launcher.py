@@ -128,6 +128,8 @@ def command_test(options: argparse.Namespace, pytest_args: list[str]) -> int:
     # Tests get their own throw-away Redis so they never touch the site's queues.
     with running_services(redis_dir="test-redis", redis_port=None, persistent=False) as env:
         env.setdefault("DEBUG", "0")
+        env["MUSREC_TEST_DATABASE"] = f"test_musrec_{os.getpid()}"
+        services.drop_stale_test_databases(env["DATABASE_URL"])
         return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], env=env, cwd=BASE_DIR).returncode
 
 

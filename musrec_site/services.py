@@ -45,6 +45,26 @@ def start_postgres(data_dir: Path, *, database: str = "musrec") -> EmbeddedPostg
     return EmbeddedPostgres(server=server, url=server.get_uri(database))
 
 
+def drop_stale_test_databases(url: str, *, prefix: str = "test_musrec_") -> None:
+    """Drop test databases left by test runs that were killed (their name ends in a dead pid)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchall()
+        for (name,) in rows:
+            pid = name.removeprefix(prefix)
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def free_port(preferred: int | None = None) -> int:
     """Return ``preferred`` if nothing listens there, else any free TCP port on loopback."""
     if preferred:

@@ -109,6 +109,9 @@ if not DATABASE_URL:
         "which starts the embedded PostgreSQL, or point DATABASE_URL at your own server."
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
+if test_database := env_str("MUSREC_TEST_DATABASE"):
+    # Set by `./musrec test`: one test database per run, so runs side by side do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": test_database}
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
