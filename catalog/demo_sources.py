@@ -3,7 +3,8 @@
 Debian packages the music of several free games, each with a copyright file that says who made it and under
 which licence. We download those packages with ``apt-get download`` (no root needed), unpack them with
 ``dpkg -x`` under ``var/demo/`` and list the music files with their licence, attribution and title hints.
-Nothing here decodes audio: the importer decides what is long enough and readable.
+The only audio decoded here is that of Frets on Fire songs, whose stems are mixed into one file under
+``var/demo/mixed/``; otherwise the importer decides what is long enough and readable.
 
 This module imports nothing from Django, so it can be tried from a shell or a notebook.
 """
@@ -21,6 +22,9 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+import numpy as np
+import soundfile as sf
 
 DEMO_PACKAGES: tuple[str, ...] = (
     "wesnoth-1.16-music",
@@ -64,13 +68,23 @@ IMPORT_HINT = "or import your own music with `manage.py import_music PATH`"
 _EFFECT_DIRS = frozenset({"sound", "sounds", "sfx", "effects"})
 _MUSIC_DIRS = frozenset({"music", "musics", "cdtracks", "songs", "soundtrack"})
 
-# Frets on Fire splits a song into stems that play together: song.ogg is the backing band, guitar.ogg (and
-# rhythm.ogg where there is one) the part the player's frets switch on and off. No file holds the full mix.
-# In the Debian packages song.ogg and guitar.ogg are uncorrelated (|r| < 0.01, so neither contains the other)
-# and song.ogg is the louder in all eight songs (1.2 to 2.8 times the RMS level), so it is the best single
-# representative of the song; the other stems are never yielded.
-_FOF_MIX_STEM = "song"
-_FOF_STEMS = frozenset({"song", "guitar", "rhythm", "drums", "bass", "vocals", "keys", "crowd", "preview"})
+# Frets on Fire splits a song into stems that the game plays together: song.ogg is the backing band, guitar.ogg
+# and rhythm.ogg (and, in songs made for its fork FoFiX, drums.ogg, vocals.ogg and others) the parts the players'
+# frets switch on and off. No file holds the full mix, and song.ogg alone is the song without its lead guitar: in
+# the Debian packages song.ogg and guitar.ogg are uncorrelated (|r| < 0.01, so neither contains the other). A
+# recommender that listened to song.ogg would describe a backing track, so we mix the stems into one file and
+# catalogue that. preview.ogg (a clip for the song picker), crowd.ogg (cheering) and video.ogg are not the song.
+_FOF_BACKING_STEM = "song"
+_FOF_INSTRUMENT_STEM = re.compile(r"song|guitar|rhythm|bass|drums(?:_\d)?|vocals|keys|piano|acoustic", re.I)
+_FOF_NOT_THE_SONG = frozenset({"preview", "crowd", "video"})
+# libvorbis keeps a buffer as long as the audio handed to it in one call on the stack (alloca), so writing a whole
+# song at once overflows the stack and kills the process (python-soundfile issues #396 and #426: a 3-minute mix
+# did here). Blocks of this many frames keep that buffer small.
+_VORBIS_WRITE_FRAMES = 1 << 16
+# Vorbis does not reproduce peaks exactly: mixes normalised to 1.0 decoded with peaks up to 1.023 here, which
+# clip wherever the song is played as integers. A ceiling of -1 dBFS, the headroom EBU R 128 asks of lossy
+# encodings, keeps them under 1.0.
+_MIX_CEILING = 10 ** (-1 / 20)
 
 _APT_LISTS_DIR = Path("/var/lib/apt/lists")
 _UNPACKED_MARKER = ".unpacked-from"
@@ -79,6 +93,10 @@ _MAX_HOLDERS = 5
 
 class DemoUnavailable(Exception):
     """The demo catalogue cannot be fetched on this machine; the message says why in plain words."""
+
+
+class StemsDoNotMix(ValueError):
+    """A song's stems cannot be mixed into one signal; the message says why in plain words."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,8 @@ def fetch_demo_tracks(
     Parameters
     ----------
     var_dir : Path
-        The site's writable folder; downloads go to ``demo/debs/``, unpacked trees to ``demo/unpacked/``.
+        The site's writable folder; downloads go to ``demo/debs/``, unpacked trees to ``demo/unpacked/`` and
+        the mixed stems of Frets on Fire songs to ``demo/mixed/<package>/``.
     packages : sequence of str
         Debian package names. Packages the apt sources do not know are skipped with a message.
     log : callable
@@ -129,7 +148,8 @@ def fetch_demo_tracks(
     Returns
     -------
     list of DemoTrack
-        Candidate music files (tracker modules included), sorted by album and path.
+        Candidate music files (tracker modules included), sorted by album and path. A Frets on Fire song is
+        its mixed file under ``demo/mixed/``.
 
     Raises
     ------
@@ -150,7 +170,8 @@ def fetch_demo_tracks(
         for pk3 in sorted(root.rglob("*.pk3")):
             if extract_pk3_music(pk3):
                 log(f"Extracting the music from {pk3.name} ({package})…")
-        tracks.extend(find_tracks(root, package=package, album=ALBUMS.get(package, package)))
+        album = ALBUMS.get(package, package)
+        tracks.extend(find_tracks(root, package=package, album=album, mix_dir=demo_dir / "mixed" / package, log=log))
     tracks.sort(key=lambda track: (track.album, track.path))
     log(f"Found {_count(len(tracks), 'music file')} in {_count(len(debs), 'package')}.")
     return tracks
@@ -386,12 +407,21 @@ def is_sound_effect(relative_path: PurePosixPath | str) -> bool:
     return any(part in _EFFECT_DIRS for part in parts)
 
 
-def find_tracks(package_root: Path, *, package: str, album: str) -> list[DemoTrack]:
+def find_tracks(
+    package_root: Path,
+    *,
+    package: str,
+    album: str,
+    mix_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> list[DemoTrack]:
     """List the music files in an unpacked package, with licence, attribution and title hints.
 
     Symbolic links are passed over (drascula-music links each language folder to the same audio files),
-    as are the package's documentation, sound effects, ``.pk3`` archives (their music was extracted next to
-    them) and the backing stems of Frets on Fire songs.
+    as are the package's documentation, sound effects and ``.pk3`` archives (their music was extracted next to
+    them). A Frets on Fire song folder gives one track: its stems mixed by :func:`mix_song_folder` into
+    ``mix_dir / "<folder>.ogg"``, which then stands in the track's ``path`` (licence and hints still come from
+    the folder). Without ``mix_dir``, or when the stems do not mix, it is ``song.ogg`` alone.
     """
     copyright_file = package_root / "usr" / "share" / "doc" / package / "copyright"
     stanzas = parse_copyright(copyright_file.read_text(errors="replace")) if copyright_file.is_file() else []
@@ -407,8 +437,14 @@ def find_tracks(package_root: Path, *, package: str, album: str) -> list[DemoTra
         ]
         title = artist = None
         titles_by_file: dict[str, tuple[str | None, str | None]] = {}
+        mixed: dict[Path, Path] = {}
         if (here / "song.ini").is_file():
-            candidates = _frets_on_fire_mix(candidates)
+            candidates = _frets_on_fire_song(candidates)
+            if mix_dir is not None and candidates and len(frets_on_fire_stems(here)) > 1:
+                try:
+                    mixed[candidates[0]] = mix_song_folder(here, dest=mix_dir / f"{here.name}.ogg", log=log)
+                except StemsDoNotMix as error:
+                    log(f"Using {candidates[0].name} alone for {here.name} ({package}): {error}.")
             title, artist = read_song_ini(here / "song.ini")
         elif (here / "album.json").is_file():
             titles_by_file = _read_album_json(here / "album.json")
@@ -420,7 +456,7 @@ def find_tracks(package_root: Path, *, package: str, album: str) -> list[DemoTra
             file_title, file_artist = titles_by_file.get(path.name, (title, artist))
             tracks.append(
                 DemoTrack(
-                    path=path,
+                    path=mixed.get(path, path),
                     package=package,
                     album=album,
                     title_hint=file_title,
@@ -433,13 +469,134 @@ def find_tracks(package_root: Path, *, package: str, album: str) -> list[DemoTra
     return tracks
 
 
-def _frets_on_fire_mix(candidates: list[Path]) -> list[Path]:
-    mixes = [path for path in candidates if path.stem.lower() == _FOF_MIX_STEM]
-    if mixes:
-        return mixes[:1]
-    # Without song.ogg, any file that is not a known stem is the song; a lone stem is better than nothing.
-    others = [path for path in candidates if path.stem.lower() not in _FOF_STEMS]
-    return (others or candidates)[:1]
+def _frets_on_fire_song(candidates: list[Path]) -> list[Path]:
+    """The one file that stands for a Frets on Fire song folder when its stems are not mixed."""
+    backing = [path for path in candidates if path.stem.lower() == _FOF_BACKING_STEM]
+    stems = [path for path in candidates if _is_instrument_stem(path)]
+    # Without song.ogg a lone instrument stem is better than nothing, and without any stem a file that is no
+    # known part of a song folder is the song.
+    others = [path for path in candidates if path.stem.lower() not in _FOF_NOT_THE_SONG]
+    return (backing or stems or others)[:1]
+
+
+def _is_instrument_stem(path: Path) -> bool:
+    return path.suffix.lower() in MUSIC_EXTENSIONS and _FOF_INSTRUMENT_STEM.fullmatch(path.stem) is not None
+
+
+def frets_on_fire_stems(folder: Path) -> list[Path]:
+    """The stems that make up the Frets on Fire song in ``folder``, sorted by name.
+
+    These are the instrument stems (``song``, ``guitar``, ``rhythm``, ``drums``, ``vocals`` …); the song picker's
+    ``preview.ogg``, the audience's ``crowd.ogg``, a background ``video.ogg`` and files the game does not know
+    are left out.
+    """
+    return sorted(
+        path for path in folder.iterdir() if path.is_file() and not path.is_symlink() and _is_instrument_stem(path)
+    )
+
+
+def mix_song_folder(folder: Path, *, dest: Path, log: Callable[[str], None] = print) -> Path:
+    """Mix the stems of the Frets on Fire song in ``folder`` into one Ogg Vorbis file at ``dest``.
+
+    A mix already at ``dest`` and newer than every stem is reused. The file is written under a scratch name and
+    renamed into place, so an interrupted run never leaves half a file at ``dest``.
+
+    Parameters
+    ----------
+    folder : Path
+        A song folder, with its stems as listed by :func:`frets_on_fire_stems`.
+    dest : Path
+        Where the mix goes; its folder is created if need be.
+    log : callable
+        Receives a line for a person when a mix is made (not when one is reused).
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    StemsDoNotMix
+        Fewer than two stems, a stem that cannot be decoded, stems at different sample rates or with
+        channel counts that do not agree.
+    """
+    stems = frets_on_fire_stems(folder)
+    if len(stems) < 2:
+        raise StemsDoNotMix(f"it has {_count(len(stems), 'stem')}, nothing to mix")
+    if dest.is_file() and dest.stat().st_mtime >= max(stem.stat().st_mtime for stem in stems):
+        return dest
+    try:
+        rates = {sf.info(str(stem)).samplerate for stem in stems}
+    except (sf.SoundFileError, OSError) as error:
+        raise StemsDoNotMix(f"a stem cannot be decoded ({error})") from error
+    if len(rates) > 1:
+        # Frets on Fire plays its stems side by side at one rate, so this is a broken song, not one worth a
+        # resampler (and the dependency it would bring); song.ogg alone will have to do.
+        raise StemsDoNotMix(f"its stems have different sample rates ({', '.join(map(str, sorted(rates)))} Hz)")
+    [rate] = rates
+    log(f"Mixing the {_count(len(stems), 'stem')} of {folder.name} ({', '.join(stem.name for stem in stems)})…")
+    try:
+        signals = [sf.read(str(stem), dtype="float32", always_2d=True)[0] for stem in stems]
+    except (sf.SoundFileError, OSError) as error:
+        raise StemsDoNotMix(f"a stem cannot be decoded ({error})") from error
+    mix = mix_stems(signals, ceiling=_MIX_CEILING)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = dest.with_name(dest.name + ".partial")
+    try:
+        with sf.SoundFile(
+            str(scratch), "w", samplerate=rate, channels=mix.shape[1], format="OGG", subtype="VORBIS"
+        ) as sink:
+            for start in range(0, len(mix), _VORBIS_WRITE_FRAMES):
+                sink.write(mix[start : start + _VORBIS_WRITE_FRAMES])
+        scratch.replace(dest)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return dest
+
+
+def mix_stems(stems: Sequence[np.ndarray], *, ceiling: float = 1.0) -> np.ndarray:
+    """Sum stems that play together into one signal, scaled down only if the sum would clip.
+
+    Parameters
+    ----------
+    stems : sequence of np.ndarray [shape=(n_frames_i, n_channels_i) or (n_frames_i,)]
+        Signals at one sample rate, frames by channels as soundfile reads them, all starting together; their
+        lengths may differ. A 1-D stem, or one with a single channel, plays in every channel of the mix; the
+        others must have the same number of channels.
+    ceiling : float > 0
+        The highest peak the mix may have; 1.0 is full scale.
+
+    Returns
+    -------
+    mix : np.ndarray [shape=(max(n_frames_i), n_channels), dtype=float32]
+        The sum, shorter stems padded with silence at the end. Where its peak exceeds ``ceiling`` it is scaled
+        to peak at ``ceiling``; otherwise it is the plain sum, so the song keeps its loudness. Either way the
+        instruments keep their balance.
+
+    Raises
+    ------
+    StemsDoNotMix
+        No stems, a stem with more than two dimensions, or stems whose channel counts do not agree.
+    """
+    if not stems:
+        raise StemsDoNotMix("there are no stems to mix")
+    signals = [np.asarray(stem, dtype=np.float32) for stem in stems]
+    signals = [signal[:, np.newaxis] if signal.ndim == 1 else signal for signal in signals]
+    if any(signal.ndim != 2 for signal in signals):
+        raise StemsDoNotMix("a stem is not shaped (frames, channels)")
+    channel_counts = {signal.shape[1] for signal in signals} - {1}
+    if len(channel_counts) > 1:
+        counts = ", ".join(map(str, sorted(channel_counts)))
+        raise StemsDoNotMix(f"its stems have different numbers of channels ({counts})")
+    n_channels = channel_counts.pop() if channel_counts else 1
+    mix = np.zeros((max(signal.shape[0] for signal in signals), n_channels), dtype=np.float32)
+    for signal in signals:
+        mix[: signal.shape[0]] += signal
+    peak = float(np.max(np.abs(mix), initial=0.0))
+    if peak > ceiling:
+        mix *= ceiling / peak
+    return mix
 
 
 def read_song_ini(path: Path) -> tuple[str | None, str | None]:

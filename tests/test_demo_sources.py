@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -10,17 +11,23 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from catalog import demo_sources
 from catalog.demo_sources import (
     DemoUnavailable,
+    StemsDoNotMix,
     download_packages,
     extract_pk3_music,
     fetch_demo_tracks,
     find_tracks,
+    frets_on_fire_stems,
     is_sound_effect,
     licence_for,
+    mix_song_folder,
+    mix_stems,
     parse_copyright,
     read_song_ini,
     unpack_package,
@@ -134,6 +141,29 @@ def make_song_ini(folder: Path, *, name: str, artist: str) -> Path:
     # Frets on Fire's own files use CRLF line ends.
     text = f"[song]\r\ncassettecolor = #111111\r\nname = {name}\r\nartist = {artist}\r\nscores = 6365\r\n"
     return make_file(folder / "song.ini", text.encode())
+
+
+RATE = 22050
+
+
+def tone(frequency: float, seconds: float, *, amplitude: float = 0.2, rate: int = RATE) -> np.ndarray:
+    """A stereo sine, shaped (frames, channels) as soundfile reads it."""
+    t = np.arange(round(seconds * rate)) / rate
+    wave = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    return np.column_stack([wave, wave])
+
+
+def make_stem(path: Path, signal: np.ndarray, *, rate: int = RATE) -> Path:
+    # WAV keeps the stems exact, so only the mix's own Vorbis encoding blurs what the tests compare.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, signal, rate, subtype="FLOAT")
+    return path
+
+
+def wav_bytes(signal: np.ndarray, *, rate: int = RATE) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, signal, rate, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
 
 
 def make_pk3(path: Path, members: list[str]) -> Path:
@@ -253,21 +283,276 @@ def test_it_gives_no_hints_for_a_song_ini_without_them(tmp_path: Path) -> None:
     assert read_song_ini(ini) == (None, None)
 
 
-def test_it_yields_only_the_full_mix_of_a_frets_on_fire_song(tmp_path: Path) -> None:
-    song = tmp_path / "usr/share/games/fretsonfire/data/songs/sectoid/Feelings"
+# Frets on Fire stems ---------------------------------------------------------------------------------------
+
+
+def test_a_mix_is_as_long_as_its_longest_stem() -> None:
+    mix = mix_stems([np.full((5, 2), 0.1, np.float32), np.full((8, 2), 0.2, np.float32)])
+
+    assert mix.shape == (8, 2)
+    assert mix.dtype == np.float32
+    np.testing.assert_allclose(mix[:, 0], [0.3] * 5 + [0.2] * 3, rtol=1e-6)
+
+
+def test_a_mix_that_does_not_clip_is_the_plain_sum() -> None:
+    rng = np.random.default_rng(0)
+    stems = [rng.uniform(-0.3, 0.3, size=(1000, 2)).astype(np.float32) for _ in range(3)]
+
+    mix = mix_stems(stems)
+
+    np.testing.assert_array_equal(mix, stems[0] + stems[1] + stems[2])
+    assert all(np.abs(stem).max() <= 0.3 for stem in stems), "the stems are left as they were"
+
+
+def test_a_mix_that_would_clip_is_scaled_to_a_peak_of_one() -> None:
+    rng = np.random.default_rng(1)
+    stems = [rng.uniform(-0.9, 0.9, size=(1000, 2)).astype(np.float32) for _ in range(3)]
+    total = stems[0] + stems[1] + stems[2]
+
+    mix = mix_stems(stems)
+
+    assert np.abs(mix).max() == pytest.approx(1.0)
+    assert np.abs(mix).max() <= 1.0
+    np.testing.assert_allclose(mix, total / np.abs(total).max(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_mix_can_be_kept_under_a_lower_ceiling() -> None:
+    quiet = [np.full((4, 2), 0.2, np.float32), np.full((4, 2), 0.3, np.float32)]
+    loud = [np.full((4, 2), 0.5, np.float32), np.full((4, 2), 0.7, np.float32)]
+
+    np.testing.assert_allclose(mix_stems(quiet, ceiling=0.8), 0.5)
+    np.testing.assert_allclose(mix_stems(loud, ceiling=0.8), 0.8)
+
+
+def test_a_mono_stem_plays_in_every_channel_of_the_mix() -> None:
+    mix = mix_stems([np.array([0.5, 0.5], np.float32), np.array([[0.1, -0.1], [0.2, -0.2]], np.float32)])
+
+    np.testing.assert_allclose(mix, [[0.6, 0.4], [0.7, 0.3]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("stems", "message"),
+    [
+        ([], "no stems"),
+        ([np.zeros((4, 2)), np.zeros((4, 3))], "different numbers of channels"),
+        ([np.zeros((4, 2, 2))], "not shaped"),
+    ],
+)
+def test_it_refuses_stems_that_do_not_mix(stems: list[np.ndarray], message: str) -> None:
+    with pytest.raises(StemsDoNotMix, match=message):
+        mix_stems(stems)
+
+
+def test_it_mixes_the_stems_of_a_song_folder_into_one_ogg_vorbis_file(tmp_path: Path) -> None:
+    folder = tmp_path / "Feelings"
+    song, guitar, rhythm = tone(220, 1.0), tone(330, 0.75), tone(440, 0.5)
+    for name, signal in (("song.wav", song), ("guitar.wav", guitar), ("rhythm.wav", rhythm)):
+        make_stem(folder / name, signal)
+    lines: list[str] = []
+
+    dest = mix_song_folder(folder, dest=tmp_path / "mixed" / "Feelings.ogg", log=lines.append)
+
+    info = sf.info(dest)
+    assert (info.format, info.subtype, info.samplerate, info.channels) == ("OGG", "VORBIS", RATE, 2)
+    assert info.frames == len(song)
+    mix, _ = sf.read(dest, dtype="float32", always_2d=True)
+    expected = mix_stems([song, guitar, rhythm])
+    assert np.sqrt(np.mean((mix - expected) ** 2)) < 0.01, "Vorbis blurs the sum but keeps it"
+    assert lines == ["Mixing the 3 stems of Feelings (guitar.wav, rhythm.wav, song.wav)…"]
+    assert [path.name for path in dest.parent.iterdir()] == ["Feelings.ogg"]
+
+
+def test_it_leaves_the_preview_and_the_crowd_out_of_the_mix(tmp_path: Path) -> None:
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    make_stem(folder / "guitar.wav", tone(330, 0.5))
+    # Longer than the song, so the mix's length shows whether they were let in.
+    make_stem(folder / "preview.wav", tone(220, 1.0))
+    make_stem(folder / "crowd.wav", tone(1000, 1.0))
+    make_file(folder / "notes.mid")
+
+    dest = mix_song_folder(folder, dest=tmp_path / "Feelings.ogg", log=lambda line: None)
+
+    assert [path.name for path in frets_on_fire_stems(folder)] == ["guitar.wav", "song.wav"]
+    assert sf.info(dest).frames == len(tone(220, 0.5))
+
+
+def test_it_reuses_a_mix_made_earlier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    make_stem(folder / "guitar.wav", tone(330, 0.5))
+    dest = mix_song_folder(folder, dest=tmp_path / "Feelings.ogg", log=lambda line: None)
+    made = dest.stat().st_mtime_ns
+
+    def fail(stems: object) -> np.ndarray:
+        raise AssertionError("mixed again")
+
+    monkeypatch.setattr(demo_sources, "mix_stems", fail)
+    lines: list[str] = []
+
+    assert mix_song_folder(folder, dest=dest, log=lines.append) == dest
+    assert dest.stat().st_mtime_ns == made
+    assert lines == []
+
+
+def test_it_mixes_again_when_a_stem_is_newer_than_the_mix(tmp_path: Path) -> None:
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    guitar = make_stem(folder / "guitar.wav", tone(330, 0.5))
+    dest = mix_song_folder(folder, dest=tmp_path / "Feelings.ogg", log=lambda line: None)
+    make_stem(guitar, tone(330, 1.0))
+    later = dest.stat().st_mtime + 10
+    os.utime(guitar, (later, later))
+
+    mix_song_folder(folder, dest=dest, log=lambda line: None)
+
+    assert sf.info(dest).frames == len(tone(330, 1.0))
+
+
+def test_it_leaves_no_half_written_mix_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    make_stem(folder / "guitar.wav", tone(330, 0.5))
+
+    def write_fails(self: sf.SoundFile, data: np.ndarray) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(sf.SoundFile, "write", write_fails)
+
+    with pytest.raises(OSError, match="No space"):
+        mix_song_folder(folder, dest=tmp_path / "mixed" / "Feelings.ogg", log=lambda line: None)
+
+    assert list((tmp_path / "mixed").iterdir()) == []
+
+
+def test_it_hands_the_mix_to_libvorbis_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One long write overflows libvorbis's stack and kills the process; a real song is too slow for a test.
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    make_stem(folder / "guitar.wav", tone(330, 0.5))
+    monkeypatch.setattr(demo_sources, "_VORBIS_WRITE_FRAMES", 1000)
+    blocks: list[int] = []
+    write = sf.SoundFile.write
+
+    def record(self: sf.SoundFile, data: np.ndarray) -> None:
+        blocks.append(len(data))
+        write(self, data)
+
+    monkeypatch.setattr(sf.SoundFile, "write", record)
+
+    dest = mix_song_folder(folder, dest=tmp_path / "Feelings.ogg", log=lambda line: None)
+
+    assert blocks == [1000] * 11 + [25]
+    assert sf.info(dest).frames == 11025
+
+
+def test_it_does_not_mix_stems_at_different_sample_rates(tmp_path: Path) -> None:
+    folder = tmp_path / "Feelings"
+    make_stem(folder / "song.wav", tone(220, 0.5))
+    make_stem(folder / "guitar.wav", tone(330, 0.5, rate=RATE // 2), rate=RATE // 2)
+
+    with pytest.raises(StemsDoNotMix, match=r"different sample rates \(11025, 22050 Hz\)"):
+        mix_song_folder(folder, dest=tmp_path / "Feelings.ogg", log=lambda line: None)
+
+    assert not (tmp_path / "Feelings.ogg").exists()
+
+
+SECTOID_SONG = "usr/share/games/fretsonfire/data/songs/sectoid/Feelings"
+
+
+def make_frets_on_fire_tree(root: Path, stems: dict[str, np.ndarray], *, rates: dict[str, int] | None = None) -> Path:
+    """An unpacked fretsonfire-songs-sectoid with one song, Feelings, made of ``stems`` (name to signal)."""
+    make_package_tree(root, "fretsonfire-songs-sectoid", FREE_FORM_EXPAT, [f"{SECTOID_SONG}/notes.mid"])
+    folder = root / SECTOID_SONG
+    for name, signal in stems.items():
+        make_stem(folder / name, signal, rate=(rates or {}).get(name, RATE))
+    make_song_ini(folder, name="Feelings", artist="Composed and performed by Sectoid")
+    return folder
+
+
+def test_it_yields_a_frets_on_fire_song_as_the_mix_of_its_stems(tmp_path: Path) -> None:
+    stems = {name: tone(220 * (i + 1), 0.5) for i, name in enumerate(["song.wav", "guitar.wav", "rhythm.wav"])}
+    make_frets_on_fire_tree(tmp_path / "pkg", {**stems, "preview.wav": tone(110, 0.5)})
+    mix_dir = tmp_path / "mixed" / "fretsonfire-songs-sectoid"
+
+    tracks = find_tracks(
+        tmp_path / "pkg",
+        package="fretsonfire-songs-sectoid",
+        album="Frets on Fire",
+        mix_dir=mix_dir,
+        log=lambda line: None,
+    )
+
+    assert [track.path for track in tracks] == [mix_dir / "Feelings.ogg"]
+    assert (tracks[0].title_hint, tracks[0].artist_hint) == ("Feelings", "Sectoid")
+    assert (tracks[0].licence, tracks[0].attribution) == ("Expat", "Carlos Viola Iborra")
+
+
+def test_it_falls_back_to_song_ogg_when_the_stems_have_different_sample_rates(tmp_path: Path) -> None:
+    folder = make_frets_on_fire_tree(
+        tmp_path / "pkg",
+        {"song.wav": tone(220, 0.5), "guitar.wav": tone(330, 0.5, rate=RATE // 2)},
+        rates={"guitar.wav": RATE // 2},
+    )
+    mix_dir = tmp_path / "mixed"
+    lines: list[str] = []
+
+    tracks = find_tracks(
+        tmp_path / "pkg", package="fretsonfire-songs-sectoid", album="Frets on Fire", mix_dir=mix_dir, log=lines.append
+    )
+
+    assert [track.path for track in tracks] == [folder / "song.wav"]
+    assert tracks[0].title_hint == "Feelings"
+    assert lines == [
+        "Using song.wav alone for Feelings (fretsonfire-songs-sectoid): "
+        "its stems have different sample rates (11025, 22050 Hz)."
+    ]
+    assert not mix_dir.exists()
+
+
+def test_it_falls_back_to_song_ogg_when_a_stem_cannot_be_decoded(tmp_path: Path) -> None:
+    song = tmp_path / SECTOID_SONG
     make_package_tree(
         tmp_path,
         "fretsonfire-songs-sectoid",
         FREE_FORM_EXPAT,
-        [f"{song.relative_to(tmp_path)}/{name}" for name in ("guitar.ogg", "rhythm.ogg", "song.ogg", "notes.mid")],
+        [f"{SECTOID_SONG}/{name}" for name in ("guitar.ogg", "rhythm.ogg", "song.ogg", "notes.mid")],
     )
     make_song_ini(song, name="Feelings", artist="Composed and performed by Sectoid")
+    lines: list[str] = []
+
+    tracks = find_tracks(
+        tmp_path,
+        package="fretsonfire-songs-sectoid",
+        album="Frets on Fire",
+        mix_dir=tmp_path / "mixed",
+        log=lines.append,
+    )
+
+    assert [track.path for track in tracks] == [song / "song.ogg"]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "Using song.ogg alone for Feelings (fretsonfire-songs-sectoid): a stem cannot be decoded"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (["guitar.ogg", "rhythm.ogg", "song.ogg", "preview.ogg"], "song.ogg"),
+        (["guitar.ogg", "preview.ogg", "crowd.ogg"], "guitar.ogg"),
+        (["Feelings.ogg", "preview.ogg"], "Feelings.ogg"),
+    ],
+)
+def test_without_a_mix_folder_it_yields_one_file_for_a_frets_on_fire_song(
+    tmp_path: Path, files: list[str], expected: str
+) -> None:
+    make_package_tree(tmp_path, "fretsonfire-songs-sectoid", FREE_FORM_EXPAT, [f"{SECTOID_SONG}/{f}" for f in files])
+    make_song_ini(tmp_path / SECTOID_SONG, name="Feelings", artist="Sectoid")
 
     tracks = find_tracks(tmp_path, package="fretsonfire-songs-sectoid", album="Frets on Fire")
 
-    assert [track.path.name for track in tracks] == ["song.ogg"]
-    assert (tracks[0].title_hint, tracks[0].artist_hint) == ("Feelings", "Sectoid")
-    assert (tracks[0].licence, tracks[0].attribution) == ("Expat", "Carlos Viola Iborra")
+    assert [track.path.name for track in tracks] == [expected]
 
 
 # Copyright files ---------------------------------------------------------------------------------------------
@@ -576,3 +861,33 @@ def test_it_fetches_a_sorted_catalogue_from_debian_packages(tmp_path: Path, fake
     again: list[str] = []
     assert fetch_demo_tracks(tmp_path / "var", packages=["nexuiz-music", "asc-music"], log=again.append) == tracks
     assert again == ["Using 2 Debian packages downloaded earlier.", "Found 3 music files in 2 packages."]
+
+
+@needs_dpkg
+def test_it_catalogues_a_frets_on_fire_song_as_its_mix(tmp_path: Path, fake_apt: FakeApt, as_user: None) -> None:
+    fake_apt.configure(
+        debs={
+            "fretsonfire-songs-sectoid": make_deb(
+                tmp_path,
+                "fretsonfire-songs-sectoid",
+                {
+                    "usr/share/doc/fretsonfire-songs-sectoid/copyright": FREE_FORM_EXPAT,
+                    f"{SECTOID_SONG}/song.ini": "[song]\nname = Feelings\nartist = Sectoid\n",
+                    f"{SECTOID_SONG}/song.wav": wav_bytes(tone(220, 0.5)),
+                    f"{SECTOID_SONG}/guitar.wav": wav_bytes(tone(330, 0.5)),
+                },
+            )
+        }
+    )
+    var = tmp_path / "var"
+    lines: list[str] = []
+
+    [track] = fetch_demo_tracks(var, packages=["fretsonfire-songs-sectoid"], log=lines.append)
+
+    assert track.path == var / "demo" / "mixed" / "fretsonfire-songs-sectoid" / "Feelings.ogg"
+    assert (track.album, track.title_hint, track.licence) == ("Frets on Fire", "Feelings", "Expat")
+    assert "Mixing the 2 stems of Feelings (guitar.wav, song.wav)…" in lines
+
+    again: list[str] = []
+    assert fetch_demo_tracks(var, packages=["fretsonfire-songs-sectoid"], log=again.append) == [track]
+    assert not any(line.startswith("Mixing") for line in again)
