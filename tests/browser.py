@@ -1,0 +1,71 @@
+"""Fixtures for the browser tests: Debian's headless Chromium driven by Playwright against pytest-django's live server.
+
+Import the fixture into a test module with ``from tests.browser import browser_page``; tests then ask for ``page``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_MISSING = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+
+# Playwright's own browser downloads are never used: the tests drive the distribution's Chromium.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    # Lets page.evaluate("player.play()") start audio without a click.
+    "--autoplay-policy=no-user-gesture-required",
+    # No sound on developer machines; the media clock advances with or without a sound card.
+    "--mute-audio",
+]
+
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(name="page")
+def browser_page(live_server, settings) -> Iterator:
+    """A fresh page in a fresh browser context (no cookies), with generous timeouts for slow CI machines."""
+    from playwright.sync_api import expect, sync_playwright
+
+    # Without DEBUG the site uses WhiteNoise's manifest storage, whose {% static %} needs a
+    # collectstatic run; the live server serves static files straight from the finders instead.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+    # Playwright's sync API keeps an asyncio loop "running" in this thread while it is started, so
+    # Django would refuse ORM calls from the test (SynchronousOnlyOperation). The loop only runs while
+    # we are blocked inside a Playwright call and never touches the database, so the guard protects
+    # nothing here. Setting it lets tests create or check rows whether or not the browser is up.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 800})
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            try:
+                yield page
+            finally:
+                context.close()
+                browser.close()
+                # Django keeps connections in context-local storage, and the ORM calls made while
+                # Playwright runs get their own context, hence their own connection: close it here,
+                # or it outlives the test and blocks dropping the test database.
+                connections.close_all()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
