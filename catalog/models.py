@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
-from django.db import IntegrityError, models, transaction
+from django.contrib.postgres.lookups import Unaccent
+from django.contrib.postgres.search import (
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    TrigramSimilarity,
+    TrigramWordSimilarity,
+)
+from django.db import IntegrityError, connection, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Lower
 from django.db.models.signals import post_delete
@@ -13,8 +22,8 @@ from django.utils.text import slugify
 from catalog.genre_tree import broader_genre
 from catalog.text import fold, prefix_tsquery, words
 
-# Word similarity above which a small typo ("wesnth") still finds the song.
-TRIGRAM_THRESHOLD = 0.45
+# Word similarity above which a small typo ("wesnth", "nexiuz" for "Nexuiz") still finds the song.
+TRIGRAM_THRESHOLD = 0.4
 MAX_QUERY_LENGTH = 200
 
 
@@ -81,8 +90,34 @@ class GenreQuerySet(models.QuerySet["Genre"]):
         except IntegrityError:  # created meanwhile by a concurrent import
             return self.get(name__iexact=name)
 
-    def with_song_counts(self) -> GenreQuerySet:
-        return self.annotate(song_count=models.Count("songs", distinct=True))
+    def with_subtree_song_counts(self) -> list[Genre]:
+        """Genres with songs of their own or below them, ``song_count`` counting the whole subtree.
+
+        Imports place genres under broader ones ("Death metal" under "Metal") that hold no songs
+        themselves, yet "Metal" is the filter a listener wants. The counting stays in PostgreSQL
+        (a recursive CTE; UNION rather than UNION ALL so a parent cycle cannot loop forever).
+        """
+        genre_table = Genre._meta.db_table
+        link_table = Song.genres.through._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH RECURSIVE tree(ancestor_id, genre_id) AS (
+                    SELECT id, id FROM {genre_table}
+                    UNION
+                    SELECT tree.ancestor_id, child.id FROM {genre_table} child
+                    JOIN tree ON child.parent_id = tree.genre_id
+                )
+                SELECT tree.ancestor_id, COUNT(DISTINCT link.song_id)
+                FROM tree JOIN {link_table} link ON link.genre_id = tree.genre_id
+                GROUP BY tree.ancestor_id
+                """  # table names come from the models, never from input
+            )
+            counts = dict(cursor.fetchall())
+        genres = list(self.filter(pk__in=counts).select_related("parent"))
+        for genre in genres:
+            genre.song_count = counts[genre.pk]
+        return genres
 
 
 class Genre(models.Model):
@@ -137,20 +172,24 @@ class SongQuerySet(models.QuerySet["Song"]):
         Full-text prefix matching finds what is typed so far; trigram word similarity
         forgives small typos. Both run on expression indexes over ``search_document``.
         """
-        folded = fold(query[:MAX_QUERY_LENGTH])
-        if not words(folded):
+        # Only the words reach SQL: no NUL (PostgreSQL text cannot hold one), no tsquery syntax.
+        terms = " ".join(words(query[:MAX_QUERY_LENGTH]))
+        if not terms:
             return self.none()
-        ts_query = SearchQuery(prefix_tsquery(folded), config="simple", search_type="raw")
+        ts_query = SearchQuery(prefix_tsquery(terms), config="simple", search_type="raw")
         vector = SearchVector("search_document", config="simple")
         return (
             self.annotate(
                 document=vector,
                 text_rank=SearchRank(vector, ts_query),
-                likeness=TrigramWordSimilarity(folded, "search_document"),
+                likeness=TrigramWordSimilarity(terms, "search_document"),
+                # Many songs contain the word "wesnoth"; the one called just that comes first.
+                title_likeness=TrigramSimilarity(Unaccent(Lower("title")), terms),
             )
-            .filter(Q(document=ts_query) | Q(likeness__gte=TRIGRAM_THRESHOLD))
+            # The %> operator, not "likeness >= threshold": only an operator can use the trigram index.
+            .filter(Q(document=ts_query) | Q(search_document__trigram_word_similar=terms))
             .annotate(relevance=Greatest(F("text_rank"), F("likeness")))
-            .order_by("-relevance", Lower("title"), "pk")
+            .order_by("-relevance", "-title_likeness", Lower("title"), "pk")
         )
 
     def sorted_by(self, key: str) -> SongQuerySet:
@@ -269,3 +308,13 @@ def delete_song_file(sender: type[Song], instance: Song, **kwargs: object) -> No
     name, storage = instance.audio.name, instance.audio.storage
     if name and not Song.objects.filter(audio=name).exists():
         transaction.on_commit(lambda: storage.delete(name))
+
+
+@receiver(connection_created)
+def set_trigram_threshold(sender: type[BaseDatabaseWrapper], connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """pg_trgm's ``%>`` operator reads its threshold from a setting, not an argument: give it ours."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TRIGRAM_THRESHOLD)]
+            )

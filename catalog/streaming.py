@@ -9,7 +9,7 @@ from typing import IO
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 CHUNK_SIZE = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -27,8 +27,8 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     if not first:  # "bytes=-500": the last 500 bytes
         length = int(last)
-        if length == 0:
-            raise ValueError("empty suffix range")
+        if length == 0 or size == 0:  # RFC 9110 §14.1.2: nothing to send, so unsatisfiable
+            raise ValueError("empty suffix range or empty file")
         return max(size - length, 0), size - 1
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1
@@ -37,18 +37,28 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _read_span(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
-    try:
-        handle.seek(start)
-        remaining = length
+class _FileSpan:
+    """``length`` bytes of ``handle`` from ``start``, in chunks; closing it closes the file.
+
+    Django calls ``close()`` on streaming content when the response ends, even if the client
+    went away before the first byte, so the file is never left open.
+    """
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        self.handle, self.start, self.length = handle, start, length
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.handle.seek(self.start)
+        remaining = self.length
         while remaining > 0:
-            chunk = handle.read(min(CHUNK_SIZE, remaining))
+            chunk = self.handle.read(min(CHUNK_SIZE, remaining))
             if not chunk:
                 break
             remaining -= len(chunk)
             yield chunk
-    finally:
-        handle.close()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, content_type: str) -> HttpResponse:
@@ -61,7 +71,7 @@ def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, con
         return response
     start, end = byte_range if byte_range else (0, size - 1)
     length = max(end - start + 1, 0)
-    response = StreamingHttpResponse(_read_span(handle, start, length), content_type=content_type)
+    response = StreamingHttpResponse(_FileSpan(handle, start, length), content_type=content_type)
     if byte_range:
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -7,20 +7,28 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
 from catalog.streaming import ranged_file_response
 
 
+def _text_param(request: HttpRequest, name: str) -> str:
+    # PostgreSQL text cannot hold NUL, so a NUL in the URL would otherwise end in a 500.
+    return request.GET.get(name, "").replace("\x00", "")
+
+
+# The fragment and the full page share one URL (hx-push-url), so caches must tell them apart.
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 @require_GET
 @login_required
 def song_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    query = _text_param(request, "q").strip()[:MAX_QUERY_LENGTH]
     sort = request.GET.get("sort", "")
     sort = sort if sort in SORT_CHOICES else ""
     genre = None
-    if genre_slug := request.GET.get("genre", ""):
+    if genre_slug := _text_param(request, "genre"):
         genre = Genre.objects.filter(slug=genre_slug).first()
 
     songs = Song.objects.with_relations()
@@ -41,10 +49,12 @@ def song_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_choices": SORT_CHOICES,
         "genre": genre,
-        "genres": Genre.objects.with_song_counts().filter(song_count__gt=0).select_related("parent"),
+        "genres": Genre.objects.with_subtree_song_counts(),
         "total_songs": Song.objects.count(),
     }
-    template = "catalog/song_list.html#results" if request.htmx else "catalog/song_list.html"
+    # On a history cache miss htmx reloads the page with HX-Request set and swaps the answer into <body>.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "catalog/song_list.html#results" if partial else "catalog/song_list.html"
     return render(request, template, context)
 
 
@@ -55,7 +65,7 @@ def song_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "catalog/song_detail.html", {"song": song})
 
 
-@require_GET
+@require_safe
 @login_required
 def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song, pk=pk)

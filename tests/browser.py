@@ -31,16 +31,9 @@ TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(name="page")
-def browser_page(live_server, settings) -> Iterator:
+def browser_page(live_server) -> Iterator:
     """A fresh page in a fresh browser context (no cookies), with generous timeouts for slow CI machines."""
     from playwright.sync_api import expect, sync_playwright
-
-    # Without DEBUG the site uses WhiteNoise's manifest storage, whose {% static %} needs a
-    # collectstatic run; the live server serves static files straight from the finders instead.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
     # Playwright's sync API keeps an asyncio loop "running" in this thread while it is started, so
     # Django would refuse ORM calls from the test (SynchronousOnlyOperation). The loop only runs while

@@ -8,6 +8,16 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
+def test_settings(settings):
+    """Plain static storage (the manifest exists only after collectstatic) and a fast password hash."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path_factory):
     """Every test stores audio in its own folder, never in the site's var/media."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
