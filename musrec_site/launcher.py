@@ -130,6 +130,8 @@ def command_test(options: argparse.Namespace, pytest_args: list[str]) -> int:
         env.setdefault("DEBUG", "0")
         env["MUSREC_TEST_DATABASE"] = f"test_musrec_{os.getpid()}"
         services.drop_stale_test_databases(env["DATABASE_URL"])
+        # WhiteNoise serves STATIC_ROOT; the tests see the same static set-up as the site.
+        manage(env, "collectstatic", "--no-input", "-v", "0")
         return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], env=env, cwd=BASE_DIR).returncode
 
 
