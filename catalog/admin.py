@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from catalog.models import Album, Artist, Genre, Song
 
@@ -25,11 +27,33 @@ class GenreAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
 
+@admin.action(description="Analyse again (retry failed or re-run)")
+def analyse_again(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Song]) -> None:
+    from recommender.jobs import queue_analysis
+
+    count = queue_analysis(queryset.values_list("pk", flat=True), retry_failed=True)
+    modeladmin.message_user(request, f"{count} song{'s' if count != 1 else ''} queued for analysis.")
+
+
 @admin.register(Song)
 class SongAdmin(admin.ModelAdmin):
+    actions = [analyse_again]
     list_display = ["title", "artist", "album", "duration_label", "analysis_status", "added_at"]
-    list_filter = ["analysis_status", "genres", "licence"]
+    list_filter = ["analysis_status", "in_catalogue", "genres", "licence"]
     search_fields = ["title", "artist__name", "album__title"]
     autocomplete_fields = ["artist", "album", "genres"]
-    readonly_fields = ["content_hash", "file_size", "original_filename", "added_at", "analysis_error"]
+    readonly_fields = [
+        "content_hash",
+        "file_size",
+        "original_filename",
+        "added_at",
+        "analysis_error",
+        "analysis_progress",
+        "analysis_started_at",
+        "analysed_at",
+        "tempo_bpm",
+        "loudness_db",
+        "energy",
+    ]
+    raw_id_fields = ["owner"]
     list_select_related = ["artist", "album"]

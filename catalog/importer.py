@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
@@ -78,8 +79,21 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_file(path: Path, *, provenance: Provenance = Provenance(), min_duration: float = 0.0) -> ImportResult:
-    """Add ``path`` to the catalogue, or say why not. Nothing is left half-written."""
+def import_file(
+    path: Path,
+    *,
+    provenance: Provenance = Provenance(),
+    min_duration: float = 0.0,
+    max_duration: float | None = None,
+    owner: AbstractBaseUser | None = None,
+    original_name: str | None = None,
+) -> ImportResult:
+    """Add ``path`` to the catalogue, or say why not. Nothing is left half-written.
+
+    With ``owner`` the song is that person's private upload: out of the catalogue, and a
+    duplicate only of their own earlier uploads.
+    """
+    display_name = original_name or path.name
     try:
         if not path.exists():
             return ImportResult(path, Outcome.BROKEN, "file not found")
@@ -92,9 +106,10 @@ def import_file(path: Path, *, provenance: Provenance = Provenance(), min_durati
     except OSError as error:
         return ImportResult(path, Outcome.BROKEN, f"cannot read the file ({error.strerror or error})")
 
-    existing = Song.objects.filter(content_hash=content_hash).values_list("pk", "title").first()
-    if existing:
-        return ImportResult(path, Outcome.SKIPPED, f"already in the catalogue as “{existing[1]}”", existing[0])
+    same_file = Song.objects.filter(content_hash=content_hash, owner=owner)
+    if existing := same_file.values_list("pk", "title").first():
+        where = "among your uploads" if owner else "in the catalogue"
+        return ImportResult(path, Outcome.SKIPPED, f"already {where} as “{existing[1]}”", existing[0])
 
     try:
         info = probe(path)
@@ -102,8 +117,14 @@ def import_file(path: Path, *, provenance: Provenance = Provenance(), min_durati
         return ImportResult(path, Outcome.BROKEN, str(error))
     if info.duration < min_duration:
         return ImportResult(path, Outcome.SKIPPED, f"shorter than {min_duration:.0f} s ({info.duration:.1f} s)")
+    if max_duration is not None and info.duration > max_duration:
+        return ImportResult(
+            path,
+            Outcome.BROKEN,
+            f"too long: {_minutes(info.duration)}, the limit is {_minutes(max_duration)}",
+        )
 
-    tags = read_tags(path)
+    tags = read_tags(path, display_name=display_name)
     stored_name = None
     try:
         with path.open("rb") as handle:
@@ -127,13 +148,15 @@ def import_file(path: Path, *, provenance: Provenance = Provenance(), min_durati
                 track_number=tags.track_number,
                 duration=info.duration,
                 audio=stored_name,
-                original_filename=path.name[:255],
+                original_filename=display_name[:255],
                 content_hash=content_hash,
                 file_size=size,
                 source=provenance.source[:255],
                 licence=provenance.licence[:100],
                 attribution=provenance.attribution,
                 licence_file=licence_name or "",
+                owner=owner,
+                in_catalogue=owner is None,
             )
             if genre_names := [*provenance.genres, *tags.genres]:
                 song.genres.set([Genre.objects.named(name) for name in genre_names])
@@ -148,6 +171,10 @@ def import_file(path: Path, *, provenance: Provenance = Provenance(), min_durati
         _delete_quietly(stored_name)
         raise
     return ImportResult(path, Outcome.IMPORTED, song_id=song.pk)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
 
 
 def _get_or_create_ci[M: models.Model](model: type[M], field: str, value: str) -> M:

@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.lookups import Unaccent
 from django.contrib.postgres.search import (
@@ -12,12 +18,13 @@ from django.contrib.postgres.search import (
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest, Lower
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.text import slugify
+from pgvector.django import CosineDistance
 
 from catalog.genre_tree import broader_genre
 from catalog.text import fold, prefix_tsquery, words
@@ -161,10 +168,96 @@ def unique_genre_slug(name: str) -> str:
 
 class SongQuerySet(models.QuerySet["Song"]):
     def with_relations(self) -> SongQuerySet:
-        return self.select_related("artist", "album").prefetch_related("genres")
+        return self.select_related("artist", "album").prefetch_related("genres", "predicted_genres")
+
+    def catalogue(self) -> SongQuerySet:
+        """Songs everyone may browse: imports, and uploads their owners chose to share."""
+        return self.filter(in_catalogue=True)
+
+    def uploads_of(self, user: AbstractBaseUser | AnonymousUser) -> SongQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> SongQuerySet:
+        """The catalogue plus the user's own private uploads."""
+        if not user.is_authenticated:
+            return self.catalogue()
+        return self.filter(Q(in_catalogue=True) | Q(owner=user))
 
     def in_genre(self, genre: Genre) -> SongQuerySet:
-        return self.filter(genres__in=Genre.objects.subtree_ids(genre)).distinct()
+        """Songs tagged with ``genre`` or a sub-genre, or predicted to be, when they have no genre tag."""
+        ids = Genre.objects.subtree_ids(genre)
+        tagged = Song.genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
+        predicted = Song.predicted_genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
+        return self.filter(Exists(tagged) | Exists(predicted))
+
+    def analysis_counts(self) -> dict[str, int]:
+        """Songs per analysis state, every state present, plus ``total`` and ``percent`` done."""
+        counts = dict.fromkeys(Song.Analysis.values, 0)
+        counts.update(self.order_by().values_list("analysis_status").annotate(n=models.Count("pk")))
+        counts["total"] = sum(counts.values())
+        counts["percent"] = round(100 * counts[Song.Analysis.DONE] / counts["total"]) if counts["total"] else 100
+        return counts
+
+    def analysed(self) -> SongQuerySet:
+        return self.filter(analysis_status=Song.Analysis.DONE)
+
+    def similar_to(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        *,
+        model: str,
+        k: int = 10,
+        genre: Genre | None = None,
+        seed: Song | None = None,
+        max_per_artist: int | None = 2,
+    ) -> list[Song]:
+        """The ``k`` songs of this QuerySet nearest to ``vector`` in ``model``'s space, as a playlist.
+
+        Each song comes with ``.distance`` and ``.similarity`` (cosine). The nearest-neighbour
+        search is SQL on the HNSW index; the playlist rules (no seed, no duplicate recordings,
+        at most ``max_per_artist`` per artist) are applied to a few times ``k`` candidates.
+        """
+        from recommender.models import Embedding
+        from recommender.similarity import Candidate, build_playlist, normalise
+
+        songs = self.in_genre(genre) if genre is not None else self
+        query = normalise(np.asarray(vector, dtype=np.float32))
+        fetch = min(max(4 * k, 40), 1000)
+        rows = (
+            Embedding.objects.filter(model=model, song__in=songs.values("pk"))
+            .annotate(distance=CosineDistance("vector", query))
+            .order_by("distance")
+            .values_list("song_id", "song__artist_id", "song__content_hash", "distance", "vector")[:fetch]
+        )
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # ef_search bounds the candidate list HNSW keeps: it must exceed what we fetch for good recall.
+                # pgvector filters after the index scan, so iterative scans keep going until enough rows pass.
+                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(2 * fetch, 100))])
+                cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+            candidates = [
+                Candidate(song_id, artist_id, content_hash, float(distance), normalise(np.asarray(vec)))
+                for song_id, artist_id, content_hash, distance, vec in rows
+            ]
+        # relaxed_order may return rows slightly out of order.
+        candidates.sort(key=lambda c: c.distance)
+        chosen = build_playlist(
+            candidates,
+            k=k,
+            seed_id=seed.pk if seed else None,
+            seed_hash=seed.content_hash if seed else None,
+            max_per_artist=max_per_artist,
+        )
+        by_id = Song.objects.with_relations().in_bulk([c.song_id for c in chosen])
+        playlist = []
+        for candidate in chosen:
+            song = by_id[candidate.song_id]
+            song.distance = candidate.distance
+            song.similarity = candidate.similarity
+            playlist.append(song)
+        return playlist
 
     def search(self, query: str) -> SongQuerySet:
         """Songs whose title, artist or album match ``query``, best first.
@@ -236,7 +329,7 @@ class Song(models.Model):
     duration = models.FloatField(help_text="Seconds")
     audio = models.FileField(upload_to="songs/", max_length=255)
     original_filename = models.CharField(max_length=255, blank=True)
-    content_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the audio file")
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the audio file")
     file_size = models.PositiveBigIntegerField(default=0)
     source = models.CharField(max_length=255, blank=True, help_text="Where the file came from")
     licence = models.CharField(max_length=100, blank=True)
@@ -244,6 +337,20 @@ class Song(models.Model):
     licence_file = models.FileField(upload_to="licences/", max_length=255, blank=True)
     analysis_status = models.CharField(max_length=12, choices=Analysis.choices, default=Analysis.PENDING)
     analysis_error = models.TextField(blank=True)
+    analysis_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent")
+    analysis_started_at = models.DateTimeField(null=True, blank=True)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    # Filled in by the analysis: the network's genre for songs whose tags name none.
+    predicted_genres = models.ManyToManyField(Genre, blank=True, related_name="predicted_songs")
+    spectrogram = models.ImageField(upload_to="spectrograms/", max_length=255, blank=True)
+    tempo_bpm = models.FloatField(null=True, blank=True)
+    loudness_db = models.FloatField(null=True, blank=True, help_text="RMS level in dBFS")
+    energy = models.FloatField(null=True, blank=True, help_text="0 (calm) to 1 (intense)")
+    # Uploads belong to their uploader and stay private unless shared; imports have no owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="uploads"
+    )
+    in_catalogue = models.BooleanField(default=True)
     added_at = models.DateTimeField(auto_now_add=True, db_index=True)
     search_document = models.TextField(blank=True, editable=False)
 
@@ -256,6 +363,15 @@ class Song(models.Model):
             GinIndex(fields=["search_document"], opclasses=["gin_trgm_ops"], name="song_search_trgm"),
             models.Index(Lower("title"), name="song_title_ci"),
             models.Index(fields=["analysis_status"], name="song_analysis_status"),
+        ]
+        constraints = [
+            # One copy of a recording in the shared catalogue, one per uploader among private uploads.
+            models.UniqueConstraint(
+                fields=["content_hash"], condition=Q(owner__isnull=True), name="song_catalogue_hash_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "content_hash"], condition=Q(owner__isnull=False), name="song_upload_hash_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -274,6 +390,20 @@ class Song(models.Model):
     def build_search_document(self) -> str:
         parts = [self.title, self.artist.name if self.artist_id else "", self.album.title if self.album_id else ""]
         return fold(" ".join(part for part in parts if part))
+
+    def active_embedding(self):  # -> recommender.models.Embedding | None
+        from recommender.models import Embedding
+
+        return Embedding.objects.active().filter(song=self).first()
+
+    def similar_songs(self, *, k: int = 10, genre: Genre | None = None, max_per_artist: int | None = 2) -> list[Song]:
+        """A playlist of catalogue songs that sound like this one; empty until it is analysed."""
+        embedding = self.active_embedding()
+        if embedding is None:
+            return []
+        return Song.objects.catalogue().similar_to(
+            embedding.vector, model=embedding.model, k=k, genre=genre, seed=self, max_per_artist=max_per_artist
+        )
 
     @property
     def duration_label(self) -> str:
@@ -318,3 +448,46 @@ def set_trigram_threshold(sender: type[BaseDatabaseWrapper], connection: BaseDat
             cursor.execute(
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TRIGRAM_THRESHOLD)]
             )
+
+
+class PlaylistQuerySet(models.QuerySet["Playlist"]):
+    def owned_by(self, user: AbstractBaseUser | AnonymousUser) -> PlaylistQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Playlist(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playlists")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    seed = models.ForeignKey(
+        Song, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The song it grew from"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PlaylistQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:playlist_detail", args=[self.pk])
+
+
+class PlaylistItem(models.Model):
+    playlist = models.ForeignKey(Playlist, on_delete=models.CASCADE, related_name="items")
+    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    similarity = models.FloatField(null=True, blank=True, help_text="Cosine similarity to the seed, 0 to 1")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["playlist", "position"], name="playlist_item_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.playlist} #{self.position}: {self.song}"

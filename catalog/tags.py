@@ -45,7 +45,7 @@ def _track(value: str) -> int | None:
     return number if 0 < number < 10_000 else None
 
 
-def read_tags(path: Path) -> Tags:
+def read_tags(path: Path, *, display_name: str | None = None) -> Tags:
     """Tags of ``path``, with the file name as fallback for the title.
 
     A file whose tags mutagen cannot parse still gets a title from its name: broken
@@ -74,7 +74,7 @@ def read_tags(path: Path) -> Tags:
                     seen.add(name.casefold())
                     tags.genres.append(name)
     if not tags.title:
-        tags.title, number = title_from_filename(path)
+        tags.title, number = title_from_filename(Path(display_name) if display_name else path)
         tags.track_number = tags.track_number or number
     return tags
 

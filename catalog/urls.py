@@ -9,4 +9,8 @@ urlpatterns = [
     path("songs/<int:pk>/", views.song_detail, name="song_detail"),
     path("songs/<int:pk>/audio", views.song_audio, name="song_audio"),
     path("songs/<int:pk>/licence", views.song_licence, name="song_licence"),
+    path("playlists/", views.playlist_list, name="playlist_list"),
+    path("playlists/<int:pk>/", views.playlist_detail, name="playlist_detail"),
+    path("playlists/<int:pk>/rename", views.playlist_rename, name="playlist_rename"),
+    path("playlists/<int:pk>/delete", views.playlist_delete, name="playlist_delete"),
 ]

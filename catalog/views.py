@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
+from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Playlist, Song
 from catalog.streaming import ranged_file_response
 
 
@@ -31,7 +33,7 @@ def song_list(request: HttpRequest) -> HttpResponse:
     if genre_slug := _text_param(request, "genre"):
         genre = Genre.objects.filter(slug=genre_slug).first()
 
-    songs = Song.objects.with_relations()
+    songs = Song.objects.catalogue().with_relations()
     if genre is not None:
         songs = songs.in_genre(genre)
     if query:
@@ -50,7 +52,7 @@ def song_list(request: HttpRequest) -> HttpResponse:
         "sort_choices": SORT_CHOICES,
         "genre": genre,
         "genres": Genre.objects.with_subtree_song_counts(),
-        "total_songs": Song.objects.count(),
+        "total_songs": Song.objects.catalogue().count(),
     }
     # On a history cache miss htmx reloads the page with HX-Request set and swaps the answer into <body>.
     partial = request.htmx and not request.htmx.history_restore_request
@@ -61,14 +63,14 @@ def song_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def song_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    song = get_object_or_404(Song.objects.with_relations(), pk=pk)
+    song = get_object_or_404(Song.objects.visible_to(request.user).with_relations(), pk=pk)
     return render(request, "catalog/song_detail.html", {"song": song})
 
 
 @require_safe
 @login_required
 def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
-    song = get_object_or_404(Song, pk=pk)
+    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
     try:
         handle = song.audio.open("rb")
         size = song.audio.size
@@ -82,7 +84,7 @@ def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def song_licence(request: HttpRequest, pk: int) -> HttpResponse:
-    song = get_object_or_404(Song, pk=pk)
+    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
     if not song.licence_file:
         raise Http404("No licence file is recorded for this song.")
     try:
@@ -103,3 +105,49 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("catalog:song_list")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def _get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
+    """The request user's own playlist, or 404: another person's playlists do not exist for them."""
+    return get_object_or_404(Playlist.objects.owned_by(request.user), pk=pk)
+
+
+@require_GET
+@login_required
+def playlist_list(request: HttpRequest) -> HttpResponse:
+    playlists = Playlist.objects.owned_by(request.user).annotate(song_count=Count("items"))
+    return render(request, "catalog/playlist_list.html", {"playlists": playlists})
+
+
+@require_GET
+@login_required
+def playlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    items = playlist.items.select_related("song__artist", "song__album").prefetch_related(
+        "song__genres", "song__predicted_genres"
+    )
+    return render(request, "catalog/playlist_detail.html", {"playlist": playlist, "items": items})
+
+
+@require_POST
+@login_required
+def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    name = " ".join(request.POST.get("name", "").replace("\x00", "").split())[:120]
+    if not name:
+        messages.error(request, "A playlist needs a name.")
+    else:
+        playlist.name = name
+        playlist.save(update_fields=["name", "updated_at"])
+        messages.success(request, f"Renamed to “{name}”.")
+    return redirect(playlist)
+
+
+@require_POST
+@login_required
+def playlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    name = playlist.name
+    playlist.delete()
+    messages.success(request, f"Deleted “{name}”.")
+    return redirect("catalog:playlist_list")

@@ -156,6 +156,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MUSREC_PAGE_SIZE = env_int("MUSREC_PAGE_SIZE", 25)
 MUSREC_MIN_IMPORT_SECONDS = env_int("MUSREC_MIN_IMPORT_SECONDS", 0)
 
+# Analysis and recommendations.
+MUSREC_MODEL = env_str("MUSREC_MODEL", "msd_musicnn")
+MUSREC_GPU_BATCH_SONGS = env_int("MUSREC_GPU_BATCH_SONGS", 16)
+# Longer recordings (DJ sets, endless streams) are refused rather than analysed for minutes.
+MUSREC_MAX_ANALYSIS_SECONDS = env_int("MUSREC_MAX_ANALYSIS_SECONDS", 3 * 3600)
+MUSREC_UPLOAD_MAX_MB = env_int("MUSREC_UPLOAD_MAX_MB", 50)
+MUSREC_UPLOAD_MAX_MINUTES = env_int("MUSREC_UPLOAD_MAX_MINUTES", 20)
+MUSREC_PLAYLIST_DEFAULT = 10
+MUSREC_PLAYLIST_MIN = 5
+MUSREC_PLAYLIST_MAX = 50
+MUSREC_MAX_PER_ARTIST = env_int("MUSREC_MAX_PER_ARTIST", 2)
+# The upload form reads the file to disk, never whole into memory; the cap is checked before reading.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
 # Production hardening: on by default unless DEBUG, so `check --deploy` is clean.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and env_bool("MUSREC_PRODUCTION"))
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", env_bool("MUSREC_PRODUCTION"))

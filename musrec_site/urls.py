@@ -6,6 +6,7 @@ from catalog import views as catalog_views
 
 urlpatterns = [
     path("", include("catalog.urls")),
+    path("", include("recommender.urls")),
     path("accounts/signup/", catalog_views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     # django-rq's dashboard checks is_staff itself. Since django-rq 4 its names live in the "django_rq"

@@ -35,7 +35,9 @@ def test_it_imports_tagged_files_of_every_format(tmp_path, media_root):
     assert wave.track_number == 2
     assert list(wave.genres.values_list("name", flat=True)) == ["Ambient"]
     assert wave.duration == pytest.approx(2.0, abs=0.05)
-    assert wave.analysis_status == Song.Analysis.PENDING
+    # Imported songs go straight to the analysis queue.
+    assert wave.analysis_status == Song.Analysis.QUEUED
+    assert "Queued 4 songs for analysis." in summary
     assert (media_root / wave.audio.name).read_bytes() == (tmp_path / "a.wav").read_bytes()
     assert set(Genre.objects.values_list("name", flat=True)) == {"Ambient", "Rock", "Punk", "Jazz"}
     assert Artist.objects.count() == 3

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.demo_sources import DemoUnavailable, fetch_demo_tracks
 from catalog.importer import Outcome, Provenance
-from catalog.management.commands.import_music import import_many, summarise
+from catalog.management.commands.import_music import import_many, queue_imported, summarise
 from catalog.models import Song
 
 # Jingles and stingers are not songs anyone would want recommended.
@@ -52,6 +52,7 @@ class Command(BaseCommand):
         )
         imported = sum(result.outcome == Outcome.IMPORTED for result in results)
         self.stdout.write(summarise(results))
+        queue_imported(self, results)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo catalogue: {imported} songs imported in {time.monotonic() - started:.0f} s "

@@ -39,6 +39,17 @@ class Command(BaseCommand):
             show_progress=not options["no_progress"],
         )
         self.stdout.write(summarise(results))
+        queue_imported(self, results)
+
+
+def queue_imported(command: BaseCommand, results: Sequence[ImportResult]) -> None:
+    """Queue the analysis of what was imported; the worker picks it up in the background."""
+    from recommender.jobs import queue_analysis
+
+    imported = [r.song_id for r in results if r.outcome == Outcome.IMPORTED and r.song_id]
+    if imported:
+        count = queue_analysis(imported)
+        command.stdout.write(f"Queued {count} song{'s' if count != 1 else ''} for analysis.")
 
 
 def import_many(

@@ -1,0 +1,193 @@
+"""From audio files to what Musrec stores about a song (Django-free).
+
+``analyse_files`` decodes a few windows spread over each song, turns them into log-mel
+patches, runs all songs' patches through the network in one batch (one forward pass on
+a GPU), and pools each song's patches into one embedding, tag scores and a predicted genre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from recommender import audio
+from recommender.audio import AudioError
+from recommender.similarity import normalise
+
+if TYPE_CHECKING:
+    from recommender.model import ModelSpec, TagModel
+
+# Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring
+# retrieval quality against speed (docs/benchmarks.md): past this, quality hardly moves.
+WINDOWS_PER_SONG = 12
+# The contiguous excerpt the tempo and loudness are measured on.
+DESCRIPTOR_SECONDS = 30.0
+
+# The MSD tags that name a genre, with the genre name Musrec files them under.
+GENRE_TAGS = {
+    "rock": "Rock",
+    "pop": "Pop",
+    "alternative": "Alternative",
+    "indie": "Indie",
+    "electronic": "Electronic",
+    "dance": "Dance",
+    "alternative rock": "Alternative rock",
+    "jazz": "Jazz",
+    "metal": "Metal",
+    "classic rock": "Classic rock",
+    "soul": "Soul",
+    "indie rock": "Indie rock",
+    "electronica": "Electronica",
+    "folk": "Folk",
+    "punk": "Punk",
+    "blues": "Blues",
+    "hard rock": "Hard rock",
+    "ambient": "Ambient",
+    "experimental": "Experimental",
+    "Hip-Hop": "Hip hop",
+    "country": "Country",
+    "easy listening": "Easy listening",
+    "funk": "Funk",
+    "electro": "Electro",
+    "heavy metal": "Heavy metal",
+    "Progressive rock": "Progressive rock",
+    "rnb": "R&B",
+    "indie pop": "Indie pop",
+    "House": "House",
+    "chillout": "Chillout",
+    "instrumental": "Instrumental",
+    "acoustic": "Acoustic",
+}
+
+
+@dataclass(frozen=True)
+class SongAnalysis:
+    """What the analysis of one song yields.
+
+    Attributes
+    ----------
+    embedding : np.ndarray [shape=(d,)]
+        The song's unit-length embedding: the model's embedding layer averaged over its patches.
+    tag_scores : dict[str, float]
+        Every tag of the model with its mean score over the patches, 0 to 1.
+    predicted_genres : list[str]
+        The highest-scoring genre tag, as a genre name.
+    """
+
+    embedding: np.ndarray
+    tag_scores: dict[str, float]
+    predicted_genres: list[str]
+    duration: float
+    tempo_bpm: float | None
+    loudness_db: float
+    energy: float
+    spectrogram_png: bytes
+
+
+def model_key(spec: ModelSpec) -> str:
+    """The name under which a model's embeddings are stored; vectors of different keys are never compared."""
+    return f"{spec.name}@{spec.version}:{spec.embedding_layer}:w{WINDOWS_PER_SONG}"
+
+
+@dataclass
+class _Prepared:
+    patches: np.ndarray  # [shape=(n_windows, patch_frames, n_mels)]
+    duration: float
+    descriptors: audio.Descriptors
+    spectrogram_png: bytes
+
+
+def analyse_files(
+    paths: Sequence[Path],
+    *,
+    model: TagModel,
+    max_seconds: float | None = None,
+    windows: int = WINDOWS_PER_SONG,
+) -> list[SongAnalysis | AudioError]:
+    """Analyse each file; a file that cannot be analysed gets the ``AudioError`` saying why, in its place."""
+    from recommender.spectrogram import mel_image
+
+    spec = model.spec
+    prepared: list[_Prepared | AudioError] = []
+    for path in paths:
+        try:
+            info = audio.probe(path)
+            if max_seconds is not None and info.duration > max_seconds:
+                minutes, limit = info.duration / 60, max_seconds / 60
+                raise AudioError(f"the recording is {minutes:.0f} minutes long; the limit is {limit:.0f} minutes")
+            clips = audio.load_windows(path, sample_rate=spec.sample_rate, n_windows=windows, info=info)
+            if audio.is_silent(clips.reshape(-1)):
+                raise AudioError("the file is silent")
+            mels = [
+                audio.log_mel(
+                    clip,
+                    sample_rate=spec.sample_rate,
+                    n_fft=spec.n_fft,
+                    hop_length=spec.hop_length,
+                    n_mels=spec.n_mels,
+                )
+                for clip in clips
+            ]
+            patches = np.stack([_fit(mel, spec.patch_frames) for mel in mels])
+            excerpt = audio.load_audio(
+                path,
+                sample_rate=22050,
+                offset=max(0.0, info.duration / 2 - DESCRIPTOR_SECONDS / 2),
+                duration=DESCRIPTOR_SECONDS,
+            )
+            prepared.append(
+                _Prepared(
+                    patches=patches,
+                    duration=info.duration,
+                    descriptors=audio.describe(excerpt, sample_rate=22050),
+                    spectrogram_png=mel_image(np.concatenate(mels)),
+                )
+            )
+        except AudioError as error:
+            prepared.append(error)
+
+    ready = [p for p in prepared if isinstance(p, _Prepared)]
+    if not ready:
+        return list(prepared)  # type: ignore[arg-type]
+    prediction = model.predict(np.concatenate([p.patches for p in ready]))
+    features = prediction.features[spec.embedding_layer]
+    results: list[SongAnalysis | AudioError] = []
+    start = 0
+    for item in prepared:
+        if isinstance(item, AudioError):
+            results.append(item)
+            continue
+        end = start + len(item.patches)
+        scores = prediction.tags[start:end].mean(axis=0)
+        tag_scores = {tag: round(float(score), 4) for tag, score in zip(spec.tags, scores, strict=True)}
+        results.append(
+            SongAnalysis(
+                embedding=normalise(features[start:end].mean(axis=0)),
+                tag_scores=tag_scores,
+                predicted_genres=predicted_genres(tag_scores),
+                duration=item.duration,
+                tempo_bpm=item.descriptors.tempo_bpm,
+                loudness_db=item.descriptors.loudness_db,
+                energy=item.descriptors.energy,
+                spectrogram_png=item.spectrogram_png,
+            )
+        )
+        start = end
+    return results
+
+
+def predicted_genres(tag_scores: dict[str, float]) -> list[str]:
+    """The genre of the best-scoring genre tag (MSD's tags mix genres, moods and decades)."""
+    genres = [(score, GENRE_TAGS[tag]) for tag, score in tag_scores.items() if tag in GENRE_TAGS]
+    return [max(genres)[1]] if genres else []
+
+
+def _fit(mel: np.ndarray, frames: int) -> np.ndarray:
+    """``mel`` [shape=(t, n_mels)] cut or zero-padded to [shape=(frames, n_mels)]."""
+    if len(mel) >= frames:
+        return mel[:frames]
+    return np.pad(mel, ((0, frames - len(mel)), (0, 0)))

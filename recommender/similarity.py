@@ -1,0 +1,77 @@
+"""Playlist rules over nearest-neighbour candidates (Django-free).
+
+The database returns the nearest songs; these rules turn them into a playlist people
+accept: never the seed, never the same recording twice, not one artist all over it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Cosine distance below which two embeddings are taken to be the same recording
+# (re-encodes, copies with other tags); distinct songs sit well above it.
+DUPLICATE_DISTANCE = 0.002
+
+
+@dataclass(frozen=True)
+class Candidate:
+    song_id: int
+    artist_id: int
+    content_hash: str
+    distance: float
+    vector: np.ndarray  # [shape=(d,)], L2-normalised
+
+    @property
+    def similarity(self) -> float:
+        return 1.0 - self.distance
+
+
+def normalise(vector: np.ndarray) -> np.ndarray:
+    """``vector`` [shape=(d,)] scaled to unit length (zero stays zero)."""
+    vector = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def build_playlist(
+    candidates: Sequence[Candidate],
+    *,
+    k: int,
+    seed_id: int | None = None,
+    seed_hash: str | None = None,
+    max_per_artist: int | None = 2,
+    duplicate_distance: float = DUPLICATE_DISTANCE,
+) -> list[Candidate]:
+    """Up to ``k`` candidates, nearest first, obeying the playlist rules.
+
+    ``candidates`` must be sorted by distance to the seed. A candidate is left out when it is
+    the seed (same id or same file), is within ``duplicate_distance`` of the seed or of a song
+    already chosen (the same recording), or its artist already has ``max_per_artist`` songs.
+    """
+    chosen: list[Candidate] = []
+    per_artist: Counter[int] = Counter()
+    hashes = {seed_hash} if seed_hash else set()
+    for candidate in candidates:
+        if len(chosen) >= k:
+            break
+        if candidate.song_id == seed_id or candidate.content_hash in hashes:
+            continue
+        if seed_id is not None and candidate.distance < duplicate_distance:
+            continue
+        if max_per_artist is not None and per_artist[candidate.artist_id] >= max_per_artist:
+            continue
+        if chosen and _nearest_distance(candidate.vector, chosen) < duplicate_distance:
+            continue
+        chosen.append(candidate)
+        per_artist[candidate.artist_id] += 1
+        hashes.add(candidate.content_hash)
+    return chosen
+
+
+def _nearest_distance(vector: np.ndarray, chosen: Sequence[Candidate]) -> float:
+    matrix = np.stack([c.vector for c in chosen])
+    return float(1.0 - np.max(matrix @ vector))

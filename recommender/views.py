@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from catalog.importer import Outcome, Provenance, import_file
+from catalog.models import Playlist, PlaylistItem, Song
+from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
+from recommender.jobs import queue_analysis
+
+
+def _get_upload_for_user(request: HttpRequest, pk: int) -> Song:
+    """The request user's own upload, or 404: others' uploads do not exist for them."""
+    return get_object_or_404(Song.objects.uploads_of(request.user).with_relations(), pk=pk)
+
+
+def _too_big(request: HttpRequest) -> bool:
+    # Checked before Django reads the body, so an oversized upload is refused without being stored.
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.MUSREC_UPLOAD_MAX_MB * 1024 * 1024 + 64 * 1024
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and _too_big(request):
+        form = UploadForm()
+        form.add_error(None, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
+        return render(request, "recommender/upload.html", _upload_context(request, form), status=413)
+    try:
+        form = UploadForm(request.POST or None, request.FILES or None)
+        valid = request.method == "POST" and form.is_valid()
+    except RequestDataTooBig:
+        form = UploadForm()
+        form.add_error(None, "The request is too large.")
+        valid = False
+    if valid:
+        song, error = _store_upload(request, form.cleaned_data["audio"])
+        if song is not None:
+            return redirect("recommender:upload_detail", pk=song.pk)
+        form.add_error("audio", error)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "recommender/upload.html", _upload_context(request, form), status=status)
+
+
+def _upload_context(request: HttpRequest, form: UploadForm) -> dict[str, object]:
+    return {
+        "form": form,
+        "uploads": Song.objects.uploads_of(request.user).order_by("-added_at")[:50],
+        "max_mb": settings.MUSREC_UPLOAD_MAX_MB,
+        "max_minutes": settings.MUSREC_UPLOAD_MAX_MINUTES,
+    }
+
+
+def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
+    suffix = Path(uploaded.name).suffix.lower()
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        for chunk in uploaded.chunks():
+            handle.write(chunk)
+        handle.flush()
+        result = import_file(
+            Path(handle.name),
+            provenance=Provenance(source=f"Uploaded by {request.user.get_username()}"),
+            max_duration=settings.MUSREC_UPLOAD_MAX_MINUTES * 60,
+            owner=request.user,
+            original_name=uploaded.name,
+        )
+    if result.outcome == Outcome.BROKEN:
+        return None, f"This file cannot be used: {result.reason}."
+    song = Song.objects.get(pk=result.song_id)
+    if result.outcome == Outcome.IMPORTED:
+        queue_analysis([song.pk])
+    else:
+        messages.info(request, "You uploaded this file before; here it is again.")
+    return song, ""
+
+
+@require_GET
+@login_required
+def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    song = _get_upload_for_user(request, pk)
+    options = PlaylistOptionsForm(request.GET or None)
+    n, genre = options.options()
+    playlist = song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+    embedding = song.active_embedding()
+    context = {
+        "song": song,
+        "options": options,
+        "n": n,
+        "genre": genre,
+        "playlist": playlist,
+        "top_tags": embedding.top_tags(8) if embedding else [],
+        "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
+        "finished": song.analysis_status in (Song.Analysis.DONE, Song.Analysis.FAILED),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        target = request.htmx.target or ""
+        # The poll that sees the analysis finish also fetches the playlist, which was empty till now.
+        context["load_playlist"] = target == "analysis"
+        if target == "analysis":
+            return render(request, "recommender/upload_detail.html#analysis", context)
+        if target == "playlist":
+            return render(request, "recommender/upload_detail.html#playlist", context)
+    return render(request, "recommender/upload_detail.html", context)
+
+
+@require_GET
+@login_required
+def spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
+    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
+    if not song.spectrogram:
+        raise Http404("No spectrogram yet.")
+    try:
+        with song.spectrogram.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise Http404("The spectrogram image is missing.") from None
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_POST
+@login_required
+def upload_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    song = _get_upload_for_user(request, pk)
+    title = song.title
+    song.delete()
+    messages.success(request, f"“{title}” was deleted.")
+    return redirect("recommender:upload")
+
+
+@require_POST
+@login_required
+def upload_share(request: HttpRequest, pk: int) -> HttpResponse:
+    song = _get_upload_for_user(request, pk)
+    if Song.objects.catalogue().filter(content_hash=song.content_hash).exclude(pk=song.pk).exists():
+        messages.info(request, "This recording is already in the catalogue.")
+    else:
+        Song.objects.filter(pk=song.pk).update(in_catalogue=True)
+        messages.success(request, f"“{song.title}” is now in the catalogue for everyone.")
+    return redirect("recommender:upload_detail", pk=song.pk)
+
+
+@require_POST
+@login_required
+def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the playlist grown from song ``pk`` (an own upload or a catalogue song), recomputed on the server."""
+    seed = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
+    form = SavePlaylistForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, "The playlist was not saved: " + "; ".join(e for errs in form.errors.values() for e in errs)
+        )
+        return redirect(_seed_url(seed))
+    songs = seed.similar_songs(
+        k=form.cleaned_data["n"], genre=form.cleaned_data["genre"], max_per_artist=settings.MUSREC_MAX_PER_ARTIST
+    )
+    if not songs:
+        messages.error(request, "There is nothing to save yet: the song has not been analysed.")
+        return redirect(_seed_url(seed))
+    with transaction.atomic():
+        playlist = Playlist.objects.create(owner=request.user, name=form.cleaned_data["name"], seed=seed)
+        PlaylistItem.objects.bulk_create(
+            PlaylistItem(playlist=playlist, song=song, position=i, similarity=song.similarity)
+            for i, song in enumerate(songs, start=1)
+        )
+    messages.success(request, f"Saved “{playlist.name}” with {len(songs)} songs.")
+    return redirect(playlist)
+
+
+def _seed_url(seed: Song) -> str:
+    if seed.owner_id and not seed.in_catalogue:
+        return reverse("recommender:upload_detail", args=[seed.pk])
+    return seed.get_absolute_url()
+
+
+@require_GET
+@login_required
+def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
+    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
+    options = PlaylistOptionsForm(request.GET or None)
+    n, genre = options.options()
+    context = {
+        "song": song,
+        "playlist": song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST),
+        "options": options,
+        "n": n,
+        "genre": genre,
+        "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
+    }
+    return render(request, "recommender/more_like_this.html", context)
+
+
+@require_GET
+@login_required
+def analysis_progress(request: HttpRequest) -> HttpResponse:
+    """How far the catalogue's analysis has got (polled by the browse page)."""
+    counts = Song.objects.catalogue().analysis_counts()
+    return render(request, "recommender/analysis_progress.html", {"counts": counts})

@@ -1,0 +1,44 @@
+"""The RQ worker for analysis jobs: one process that keeps the model loaded between jobs.
+
+RQ's default worker forks a fresh process per job, which would load the network for every
+song. This one runs jobs in its own process (SimpleWorker), loads the model once at start,
+and runs the reconciler with RQ's periodic maintenance.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from rq.worker import SimpleWorker
+
+from recommender.model import get_model
+
+logger = logging.getLogger(__name__)
+
+# How often (seconds) maintenance, and with it the reconciler, runs.
+RECONCILE_INTERVAL = 120
+
+
+class AnalysisWorker(SimpleWorker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", RECONCILE_INTERVAL)
+        super().__init__(*args, **kwargs)
+        model = get_model(settings.MUSREC_MODEL)
+        logger.info("Model %s@%s loaded (%s)", model.spec.name, model.spec.version, model.device)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        from recommender.jobs import reconcile
+
+        try:
+            close_old_connections()
+            counts = reconcile()
+            if any(counts.values()):
+                logger.info("Reconciled analysis queue: %s", counts)
+        except Exception:  # the worker must outlive a database hiccup
+            logger.exception("Reconciling the analysis queue failed")
+        finally:
+            close_old_connections()
