@@ -75,15 +75,14 @@ def command_run(options: argparse.Namespace) -> int:
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
         children: list[subprocess.Popen[bytes]] = []
+        worker_command = [
+            PYTHON, "manage.py", "rqworker", "analysis", "default",
+            "--worker-class", "recommender.worker.AnalysisWorker",
+            "--with-scheduler",
+        ]  # fmt: skip
         try:
-            children.append(
-                subprocess.Popen(
-                    [PYTHON, "manage.py", "rqworker", "analysis", "default", "--with-scheduler"],
-                    env=env,
-                    cwd=BASE_DIR,
-                    start_new_session=True,
-                )
-            )
+            worker = subprocess.Popen(worker_command, env=env, cwd=BASE_DIR, start_new_session=True)
+            children.append(worker)
             address = f"{options.host}:{options.port}"
             web = subprocess.Popen(
                 [
@@ -106,9 +105,20 @@ def command_run(options: argparse.Namespace) -> int:
                 # Songs appear on the site as they are imported; the server is already up.
                 subprocess.run([PYTHON, "manage.py", "build_demo_catalogue", "--if-empty"], env=env, cwd=BASE_DIR)
                 print(f"\nMusrec is running at {url}  (Ctrl-C stops it)\n", flush=True)
-            while all(child.poll() is None for child in children):
+            restarts: list[float] = []
+            while web.poll() is None:
                 time.sleep(0.5)
-            print("A child process exited; stopping.", file=sys.stderr)
+                if worker.poll() is not None:
+                    # A worker can die on a decoder crash; the reconciler re-queues its song, so start another.
+                    restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
+                    if len(restarts) > 5:
+                        print("The worker keeps exiting; stopping.", file=sys.stderr)
+                        return 1
+                    print(f"The worker exited ({worker.returncode}); starting a new one.", file=sys.stderr)
+                    children.remove(worker)
+                    worker = subprocess.Popen(worker_command, env=env, cwd=BASE_DIR, start_new_session=True)
+                    children.append(worker)
+            print("The web server exited; stopping.", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\nStopping Musrec…")
