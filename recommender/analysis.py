@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 # Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring
 # retrieval quality against speed (docs/benchmarks.md): past this, quality hardly moves.
 WINDOWS_PER_SONG = 12
-# The contiguous excerpt the tempo and loudness are measured on.
-DESCRIPTOR_SECONDS = 30.0
 
 # The MSD tags that name a genre, with the genre name Musrec files them under.
 GENRE_TAGS = {
@@ -116,35 +114,33 @@ def analyse_files(
     for path in paths:
         try:
             info = audio.probe(path)
-            if max_seconds is not None and info.duration > max_seconds:
-                minutes, limit = info.duration / 60, max_seconds / 60
-                raise AudioError(f"the recording is {minutes:.0f} minutes long; the limit is {limit:.0f} minutes")
-            clips = audio.load_windows(path, sample_rate=spec.sample_rate, n_windows=windows, info=info)
-            if audio.is_silent(clips.reshape(-1)):
-                raise AudioError("the file is silent")
-            mels = [
-                audio.log_mel(
-                    clip,
-                    sample_rate=spec.sample_rate,
-                    n_fft=spec.n_fft,
-                    hop_length=spec.hop_length,
-                    n_mels=spec.n_mels,
-                )
-                for clip in clips
-            ]
-            patches = np.stack([_fit(mel, spec.patch_frames) for mel in mels])
-            excerpt = audio.load_audio(
+            if max_seconds is not None:
+                audio.check_duration(info, max_seconds=max_seconds)
+            # Windows of exactly one patch (187 frames, no padding), spread across the whole song.
+            clips = audio.load_windows(
                 path,
-                sample_rate=22050,
-                offset=max(0.0, info.duration / 2 - DESCRIPTOR_SECONDS / 2),
-                duration=DESCRIPTOR_SECONDS,
+                sample_rate=spec.sample_rate,
+                n_windows=windows,
+                window_seconds=audio.PATCH_SECONDS,
+                info=info,
+            )
+            if audio.is_silent(clips):
+                raise AudioError("the file is silent")
+            mels = audio.log_mel(
+                clips,
+                sample_rate=spec.sample_rate,
+                n_fft=spec.n_fft,
+                hop_length=spec.hop_length,
+                n_mels=spec.n_mels,
+                center=False,
             )
             prepared.append(
                 _Prepared(
-                    patches=patches,
+                    patches=mels,
                     duration=info.duration,
-                    descriptors=audio.describe(excerpt, sample_rate=22050),
-                    spectrogram_png=mel_image(np.concatenate(mels)),
+                    # The windows serve tempo and loudness too: no second decode.
+                    descriptors=audio.describe(clips, sample_rate=spec.sample_rate),
+                    spectrogram_png=mel_image(mels),
                 )
             )
         except AudioError as error:
@@ -184,10 +180,3 @@ def predicted_genres(tag_scores: dict[str, float]) -> list[str]:
     """The genre of the best-scoring genre tag (MSD's tags mix genres, moods and decades)."""
     genres = [(score, GENRE_TAGS[tag]) for tag, score in tag_scores.items() if tag in GENRE_TAGS]
     return [max(genres)[1]] if genres else []
-
-
-def _fit(mel: np.ndarray, frames: int) -> np.ndarray:
-    """``mel`` [shape=(t, n_mels)] cut or zero-padded to [shape=(frames, n_mels)]."""
-    if len(mel) >= frames:
-        return mel[:frames]
-    return np.pad(mel, ((0, frames - len(mel)), (0, 0)))
