@@ -39,3 +39,30 @@ def alice_client(alice) -> Client:
     client = Client()
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+def analysis_queue():
+    """The analysis queue, empty at the start; whatever the test left in it is deleted afterwards."""
+    import django_rq
+
+    queue = django_rq.get_queue("analysis")
+    queue.empty()
+    yield queue
+    queue.empty()
+    for registry in (queue.finished_job_registry, queue.failed_job_registry):
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+
+
+def run_analysis_worker() -> bool:
+    """Run the real analysis worker in burst mode until the queue is empty.
+
+    It works in this process (as in production, where it keeps the model loaded), so it shares
+    the test's database; tests that use it need ``transactional_db`` for the jobs to see rows.
+    """
+    import django_rq
+
+    from recommender.worker import AnalysisWorker
+
+    return django_rq.get_worker("analysis", worker_class=AnalysisWorker).work(burst=True)

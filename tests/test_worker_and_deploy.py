@@ -32,18 +32,6 @@ def staff_client(db) -> Client:
     return client
 
 
-@pytest.fixture
-def analysis_queue():
-    """The analysis queue, empty at the start; whatever the test left in it is deleted afterwards."""
-    queue = django_rq.get_queue("analysis")
-    queue.empty()
-    yield queue
-    queue.empty()
-    for registry in (queue.finished_job_registry, queue.failed_job_registry):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-
-
 def run_worker() -> bool:
     # SimpleWorker runs jobs in this process: a forked child would share the test's database connection.
     return django_rq.get_worker("analysis", worker_class=SimpleWorker).work(burst=True)
