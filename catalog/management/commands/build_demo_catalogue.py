@@ -12,7 +12,6 @@ from catalog.models import Song
 
 # Jingles and stingers are not songs anyone would want recommended.
 DEMO_MIN_SECONDS = 30.0
-DEMO_GENRE = "Video game music"
 
 
 class Command(BaseCommand):
@@ -40,7 +39,6 @@ class Command(BaseCommand):
                 album=track.album,
                 title=track.title_hint,
                 artist=track.artist_hint,
-                genres=(DEMO_GENRE,),
             )
             for track in tracks
         ]
