@@ -15,14 +15,13 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
 
-from catalog.models import Album, Artist, Genre, Song
+from catalog.models import UNKNOWN_ARTIST, Album, Artist, Genre, Song
 from catalog.tags import read_tags
 from recommender.audio import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, probe
 
 logger = logging.getLogger(__name__)
 
 CANDIDATE_EXTENSIONS = AUDIO_EXTENSIONS | TRACKER_EXTENSIONS
-UNKNOWN_ARTIST = "Unknown artist"
 
 
 class Outcome(enum.StrEnum):

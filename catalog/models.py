@@ -229,7 +229,15 @@ class SongQuerySet(models.QuerySet["Song"]):
             Embedding.objects.filter(model=model, song__in=songs.values("pk"))
             .annotate(distance=CosineDistance("vector", query))
             .order_by("distance")
-            .values_list("song_id", "song__artist_id", "song__content_hash", "distance", "vector")[:fetch]
+            .values_list(
+                "song_id",
+                "song__artist_id",
+                "song__artist__name",
+                "song__album_id",
+                "song__content_hash",
+                "distance",
+                "vector",
+            )[:fetch]
         )
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -238,8 +246,14 @@ class SongQuerySet(models.QuerySet["Song"]):
                 cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(2 * fetch, 100))])
                 cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
             candidates = [
-                Candidate(song_id, artist_id, content_hash, float(distance), normalise(np.asarray(vec)))
-                for song_id, artist_id, content_hash, distance, vec in rows
+                Candidate(
+                    song_id,
+                    _artist_key(artist_id, artist_name, album_id, song_id),
+                    content_hash,
+                    float(distance),
+                    normalise(np.asarray(vec)),
+                )
+                for song_id, artist_id, artist_name, album_id, content_hash, distance, vec in rows
             ]
         # relaxed_order may return rows slightly out of order.
         candidates.sort(key=lambda c: c.distance)
@@ -301,6 +315,17 @@ class SongQuerySet(models.QuerySet["Song"]):
             document = song.build_search_document()
             if document != song.search_document:
                 Song.objects.filter(pk=song.pk).update(search_document=document)
+
+
+UNKNOWN_ARTIST = "Unknown artist"
+
+
+def _artist_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
+    """Who counts as the artist for "at most 2 per artist": songs of unknown artists are not one artist,
+    so they are grouped by album instead (negative keys keep the two kinds apart)."""
+    if artist_name != UNKNOWN_ARTIST:
+        return artist_id
+    return -(album_id or 10**12 + song_id)
 
 
 SORT_CHOICES = {
