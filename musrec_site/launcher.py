@@ -152,7 +152,9 @@ def command_manage(manage_args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # SIGTERM (e.g. from a service manager) should clean up like Ctrl-C does.
+    # Ctrl-C must stop everything even when a parent shell started us with SIGINT ignored (as `cmd &` does);
+    # SIGTERM (e.g. from a service manager) cleans up the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if argv and argv[0] == "test":
         return command_test(argparse.Namespace(), argv[1:])

@@ -21,9 +21,10 @@ from recommender.similarity import normalise
 if TYPE_CHECKING:
     from recommender.model import ModelSpec, TagModel
 
-# Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring
-# retrieval quality against speed (docs/benchmarks.md): past this, quality hardly moves.
-WINDOWS_PER_SONG = 12
+# Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring retrieval
+# quality against speed (docs/quality.md): 8 keep analysis above 400x real time per CPU core, 12
+# do not, and more than 8 move the demo's P@10 by less than its noise (4 lose 0.025).
+WINDOWS_PER_SONG = 8
 
 # The MSD tags that name a genre, with the genre name Musrec files them under.
 GENRE_TAGS = {

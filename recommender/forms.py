@@ -22,13 +22,14 @@ class UploadForm(forms.Form):
         if upload.size == 0:
             raise forms.ValidationError("The file is empty.")
         if upload.size > limit:
+            # One decimal: a file just over the limit must not read "1 MB; the limit is 1 MB".
             raise forms.ValidationError(
-                f"The file is {upload.size / 1024 / 1024:.0f} MB; the limit is {settings.MUSREC_UPLOAD_MAX_MB} MB."
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is {settings.MUSREC_UPLOAD_MAX_MB} MB."
             )
         suffix = Path(upload.name).suffix.lower()
         if suffix not in AUDIO_EXTENSIONS:
-            shown = suffix or "a file without an extension"
-            raise forms.ValidationError(f"Musrec cannot read {shown} files. Upload MP3, Ogg, Opus, FLAC or WAV.")
+            shown = f"{suffix} files" if suffix else "files without an extension"
+            raise forms.ValidationError(f"Musrec cannot read {shown}. Upload MP3, Ogg, Opus, FLAC or WAV.")
         return upload
 
 
@@ -53,9 +54,11 @@ class PlaylistOptionsForm(forms.Form):
     )
 
     def options(self) -> tuple[int, Genre | None]:
-        if self.is_valid():
-            return self.cleaned_data["n"] or settings.MUSREC_PLAYLIST_DEFAULT, self.cleaned_data["genre"]
-        return settings.MUSREC_PLAYLIST_DEFAULT, None
+        # Each field falls back on its own: a bad size must not also drop a good genre.
+        if not self.is_bound:
+            return settings.MUSREC_PLAYLIST_DEFAULT, None
+        self.is_valid()
+        return self.cleaned_data.get("n") or settings.MUSREC_PLAYLIST_DEFAULT, self.cleaned_data.get("genre")
 
 
 class SavePlaylistForm(forms.Form):

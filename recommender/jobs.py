@@ -160,10 +160,15 @@ def _analyse_claimed(songs: list[Song], model: analysis.TagModel) -> None:
 def local_audio_path(song: Song) -> Iterator[Path]:
     """A local file holding the song's audio: the stored file itself, or a temporary copy from remote storage."""
     try:
-        yield Path(song.audio.path)
-        return
+        path = Path(song.audio.path)
     except NotImplementedError:  # remote storage (S3 and friends) has no local path
-        pass
+        path = None
+    if path is not None:
+        # Checked here, or a file gone from storage would be reported as damaged audio.
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        yield path
+        return
     suffix = Path(song.audio.name).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix) as handle, song.audio.open("rb") as source:
         for chunk in source.chunks():
@@ -182,17 +187,19 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.TagModel) 
     key = analysis.model_key(model.spec)
     image_name = f"spectrograms/{song.content_hash[:2]}/{song.content_hash}.png"
     storage = song.spectrogram.storage
-    storage.delete(image_name)
-    image_name = storage.save(image_name, ContentFile(result.spectrogram_png))
     with transaction.atomic():
+        # The row lock makes a delete or a re-queue either come first (the result is dropped, and no
+        # image or embedding is left behind for a song that is gone) or wait until the result is in.
+        status = Song.objects.select_for_update().filter(pk=song.pk).values_list("analysis_status", flat=True).first()
+        if status != Song.Analysis.ANALYSING:
+            return  # the upload was deleted or re-queued meanwhile
+        storage.delete(image_name)
+        image_name = storage.save(image_name, ContentFile(result.spectrogram_png))
         Embedding.objects.update_or_create(
             song=song,
             model=key,
             defaults={"vector": result.embedding.tolist(), "tag_scores": result.tag_scores},
         )
-        song.refresh_from_db(fields=["analysis_status"])
-        if song.analysis_status != Song.Analysis.ANALYSING:
-            return  # the upload was deleted or re-queued meanwhile
         Song.objects.filter(pk=song.pk).update(
             analysis_status=Song.Analysis.DONE,
             analysis_progress=100,

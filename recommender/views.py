@@ -37,16 +37,13 @@ def _too_big(request: HttpRequest) -> bool:
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and _too_big(request):
-        form = UploadForm()
-        form.add_error(None, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
-        return render(request, "recommender/upload.html", _upload_context(request, form), status=413)
+        return _refuse_upload(request, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
     try:
-        form = UploadForm(request.POST or None, request.FILES or None)
+        # Bound on every POST, even an empty one, so that it says what is missing.
+        form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
         valid = request.method == "POST" and form.is_valid()
     except RequestDataTooBig:
-        form = UploadForm()
-        form.add_error(None, "The request is too large.")
-        valid = False
+        return _refuse_upload(request, "The request is too large.")
     if valid:
         song, error = _store_upload(request, form.cleaned_data["audio"])
         if song is not None:
@@ -54,6 +51,12 @@ def upload(request: HttpRequest) -> HttpResponse:
         form.add_error("audio", error)
     status = 400 if request.method == "POST" else 200
     return render(request, "recommender/upload.html", _upload_context(request, form), status=status)
+
+
+def _refuse_upload(request: HttpRequest, reason: str) -> HttpResponse:
+    # An unbound form cannot carry errors (add_error needs cleaned_data), so the reason goes on its own.
+    context = {**_upload_context(request, UploadForm()), "refusal": reason}
+    return render(request, "recommender/upload.html", context, status=413)
 
 
 def _upload_context(request: HttpRequest, form: UploadForm) -> dict[str, object]:
@@ -92,13 +95,13 @@ def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
 @login_required
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     song = _get_upload_for_user(request, pk)
-    options = PlaylistOptionsForm(request.GET or None)
-    n, genre = options.options()
+    n, genre = PlaylistOptionsForm(request.GET or None).options()
     playlist = song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
     embedding = song.active_embedding()
     context = {
         "song": song,
-        "options": options,
+        # Shows the values in use: a bad size in the URL shows the default the list really has.
+        "options": PlaylistOptionsForm(initial={"n": n, "genre": genre}),
         "n": n,
         "genre": genre,
         "playlist": playlist,
@@ -192,12 +195,11 @@ def _seed_url(seed: Song) -> str:
 @login_required
 def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
-    options = PlaylistOptionsForm(request.GET or None)
-    n, genre = options.options()
+    n, genre = PlaylistOptionsForm(request.GET or None).options()
     context = {
         "song": song,
         "playlist": song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST),
-        "options": options,
+        "options": PlaylistOptionsForm(initial={"n": n, "genre": genre}),
         "n": n,
         "genre": genre,
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
