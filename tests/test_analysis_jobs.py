@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rq.job import Job
+
+from catalog.models import Song
+from recommender.jobs import STALE_AFTER, _analyse_claimed, _claim, analyse_song, job_id_for, queue_analysis, reconcile
+from recommender.model import get_model
+from recommender.models import Embedding, active_model_key
+from tests.conftest import PASSWORD, run_analysis_worker
+from tests.factories import make_song
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queued_job_ids(queue) -> set[str]:
+    return set(queue.get_job_ids())
+
+
+def make_queued_song(**overrides: object) -> Song:
+    song = make_song(**overrides)
+    queue_analysis([song.pk])
+    song.refresh_from_db()
+    return song
+
+
+def long_ago() -> datetime:
+    return timezone.now() - STALE_AFTER - timedelta(minutes=1)
+
+
+# analyse_song
+
+
+def test_analysing_a_song_twice_does_the_work_once(analysis_queue):
+    song = make_queued_song()
+
+    first = analyse_song(song.pk)
+    second = analyse_song(song.pk)
+
+    assert first == f"analysed {song.pk}"
+    assert second == "nothing to do: already analysed or claimed by another worker"
+    assert Embedding.objects.filter(song=song).count() == 1
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.DONE
+    assert song.analysis_progress == 100
+
+
+def test_a_song_analysing_in_a_live_worker_is_not_claimed_again():
+    started = timezone.now() - timedelta(minutes=1)
+    song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=started, analysis_progress=20)
+
+    assert _claim([song.pk]) == []
+
+    song.refresh_from_db()
+    assert song.analysis_started_at == started
+    assert song.analysis_progress == 20
+
+
+def test_a_song_left_analysing_by_a_dead_worker_is_claimed():
+    song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=long_ago())
+
+    claimed = _claim([song.pk])
+
+    assert [s.pk for s in claimed] == [song.pk]
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.ANALYSING
+    assert timezone.now() - song.analysis_started_at < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("status", [Song.Analysis.PENDING, Song.Analysis.DONE, Song.Analysis.FAILED])
+def test_a_song_that_is_not_queued_is_not_claimed(status):
+    song = make_song(analysis_status=status)
+
+    assert _claim([song.pk]) == []
+    song.refresh_from_db()
+    assert song.analysis_status == status
+
+
+# The worker
+
+
+def test_a_worker_marks_a_corrupt_file_failed_with_a_reason_and_goes_on_to_the_next(analysis_queue):
+    corrupt = make_song(title="Corrupt")
+    Path(corrupt.audio.path).write_bytes(np.random.default_rng(3).bytes(20_000))
+    healthy = make_song(title="Healthy")
+    queue_analysis([corrupt.pk, healthy.pk])
+
+    run_analysis_worker()
+
+    corrupt.refresh_from_db()
+    healthy.refresh_from_db()
+    assert corrupt.analysis_status == Song.Analysis.FAILED
+    assert corrupt.analysis_error == "not readable as WAV audio: the file is damaged or not audio"
+    assert healthy.analysis_status == Song.Analysis.DONE, healthy.analysis_error
+    assert not Embedding.objects.filter(song=corrupt).exists()
+
+
+def test_a_worker_marks_a_song_whose_file_is_missing_failed(analysis_queue):
+    song = make_song()
+    Path(song.audio.path).unlink()
+    queue_analysis([song.pk])
+
+    run_analysis_worker()
+
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.FAILED
+    assert song.analysis_error == "the audio file is missing from storage"
+
+
+def test_a_song_without_genre_tags_gets_a_predicted_genre_and_a_tagged_one_does_not(analysis_queue):
+    untagged = make_song(title="Untagged")
+    tagged = make_song(title="Tagged", genres=["Chiptune"])
+    queue_analysis([untagged.pk, tagged.pk])
+
+    run_analysis_worker()
+
+    predicted = list(untagged.predicted_genres.all())
+    assert len(predicted) == 1
+    assert not tagged.predicted_genres.exists()
+    assert list(Song.objects.in_genre(predicted[0])) == [untagged]
+
+
+def test_the_browse_genre_filter_finds_a_song_by_its_predicted_genre(alice_client, analysis_queue):
+    untagged = make_song(title="Untagged")
+    make_song(title="Tagged", genres=["Chiptune"])
+    queue_analysis(Song.objects.values_list("pk", flat=True))
+    run_analysis_worker()
+    genre = untagged.predicted_genres.get()
+
+    response = alice_client.get(reverse("catalog:song_list"), {"genre": genre.slug})
+
+    assert [song.pk for song in response.context["page"]] == [untagged.pk]
+    assert "Untagged" in response.content.decode() and "Tagged" not in response.content.decode()
+
+
+def test_progress_is_100_once_a_song_is_analysed(analysis_queue):
+    song = make_queued_song()
+    assert song.analysis_progress == 0
+
+    run_analysis_worker()
+
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.DONE
+    assert song.analysis_progress == 100
+    assert song.analysed_at is not None
+
+
+# The catalogue's progress
+
+
+def test_the_progress_partial_counts_analysed_songs_in_the_catalogue(alice_client, alice):
+    make_song(analysis_status=Song.Analysis.DONE)
+    make_song(analysis_status=Song.Analysis.DONE)
+    make_song(analysis_status=Song.Analysis.QUEUED)
+    make_song(analysis_status=Song.Analysis.FAILED)
+    make_song(analysis_status=Song.Analysis.DONE, owner=alice, in_catalogue=False)
+
+    response = alice_client.get(reverse("recommender:analysis_progress"))
+
+    text = response.content.decode()
+    assert "2 of 4 songs analysed · 1 in progress · 1 failed" in text
+    assert '<progress max="100" value="50"' in text
+    assert "every 5s" in text
+
+
+def test_the_progress_partial_stops_polling_when_nothing_is_left_to_do(alice_client):
+    make_song(analysis_status=Song.Analysis.DONE)
+
+    response = alice_client.get(reverse("recommender:analysis_progress"))
+
+    text = response.content.decode()
+    assert "1 of 1 songs analysed" in text
+    assert "hx-trigger" not in text
+
+
+def test_the_progress_partial_is_for_logged_in_people(client):
+    response = client.get(reverse("recommender:analysis_progress"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+# reconcile
+
+
+def test_reconcile_requeues_a_song_stuck_analysing(analysis_queue):
+    song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=long_ago(), analysis_progress=20)
+
+    counts = reconcile()
+
+    song.refresh_from_db()
+    assert counts["revived"] == 1
+    assert song.analysis_status == Song.Analysis.QUEUED
+    assert song.analysis_progress == 0
+    assert queued_job_ids(analysis_queue) == {job_id_for(song.pk)}
+
+
+def test_reconcile_leaves_a_song_a_live_worker_is_analysing(analysis_queue):
+    song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=timezone.now())
+
+    counts = reconcile()
+
+    song.refresh_from_db()
+    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert song.analysis_status == Song.Analysis.ANALYSING
+    assert analysis_queue.count == 0
+
+
+def test_reconcile_enqueues_again_a_queued_song_whose_job_redis_lost(analysis_queue):
+    song = make_queued_song()
+    assert queued_job_ids(analysis_queue) == {job_id_for(song.pk)}
+    # What a Redis restart without persistence leaves: no queue entry and no job hash.
+    analysis_queue.empty()
+    analysis_queue.connection.delete(Job.key_for(job_id_for(song.pk)))
+    assert not Job.exists(job_id_for(song.pk), connection=analysis_queue.connection)
+
+    counts = reconcile()
+
+    assert counts["requeued"] == 1
+    assert queued_job_ids(analysis_queue) == {job_id_for(song.pk)}
+    run_analysis_worker()
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.DONE
+
+
+def test_reconcile_does_not_enqueue_a_queued_song_twice(analysis_queue):
+    song = make_queued_song()
+
+    counts = reconcile()
+
+    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert analysis_queue.get_job_ids() == [job_id_for(song.pk)]
+
+
+def test_reconcile_queues_songs_never_analysed(analysis_queue):
+    pending = make_song()
+
+    counts = reconcile()
+
+    pending.refresh_from_db()
+    assert counts["queued"] == 1
+    assert pending.analysis_status == Song.Analysis.QUEUED
+    assert queued_job_ids(analysis_queue) == {job_id_for(pending.pk)}
+
+
+def test_reconcile_queues_songs_the_active_model_has_not_analysed(analysis_queue):
+    song = make_queued_song()
+    up_to_date = make_queued_song()
+    run_analysis_worker()
+    # A model switch: the song's only embedding now belongs to another model.
+    Embedding.objects.filter(song=song).update(model="some_other_model@1:penultimate:w12")
+
+    counts = reconcile()
+
+    song.refresh_from_db()
+    up_to_date.refresh_from_db()
+    assert counts["queued"] == 1
+    assert song.analysis_status == Song.Analysis.QUEUED
+    assert up_to_date.analysis_status == Song.Analysis.DONE
+    run_analysis_worker()
+    assert set(Embedding.objects.filter(song=song).values_list("model", flat=True)) == {
+        "some_other_model@1:penultimate:w12",
+        active_model_key(),
+    }
+
+
+def test_reconcile_leaves_failed_songs_alone(analysis_queue):
+    song = make_song(analysis_status=Song.Analysis.FAILED, analysis_error="the file is silent")
+
+    counts = reconcile()
+
+    song.refresh_from_db()
+    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert song.analysis_status == Song.Analysis.FAILED
+    assert song.analysis_error == "the file is silent"
+    assert analysis_queue.count == 0
+
+
+def test_the_reconcile_command_prints_what_it_did(analysis_queue):
+    make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=long_ago())
+    make_song()
+    make_song()
+    out = io.StringIO()
+
+    call_command("reconcile_analysis", stdout=out)
+
+    assert out.getvalue().strip() == (
+        "Back to the queue: 1 stuck while analysing, 1 queued without a job; newly queued: 2."
+    )
+    assert analysis_queue.count == 3
+
+
+# The admin action
+
+
+@pytest.fixture
+def staff_client(db) -> Client:
+    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    client = Client()
+    client.login(username="admin", password=PASSWORD)
+    return client
+
+
+def test_the_admin_action_analyses_a_failed_song_again(staff_client, analysis_queue):
+    failed = make_song(analysis_status=Song.Analysis.FAILED, analysis_error="the file is silent")
+    analysing = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=timezone.now())
+
+    response = staff_client.post(
+        reverse("admin:catalog_song_changelist"),
+        {"action": "analyse_again", "_selected_action": [failed.pk, analysing.pk]},
+        follow=True,
+    )
+
+    failed.refresh_from_db()
+    analysing.refresh_from_db()
+    assert "1 song queued for analysis." in response.content.decode()
+    assert failed.analysis_status == Song.Analysis.QUEUED
+    assert failed.analysis_error == ""
+    assert analysing.analysis_status == Song.Analysis.ANALYSING
+    assert queued_job_ids(analysis_queue) == {job_id_for(failed.pk)}
+    run_analysis_worker()
+    failed.refresh_from_db()
+    assert failed.analysis_status == Song.Analysis.DONE
+
+
+def test_a_song_deleted_while_it_was_analysed_is_dropped_quietly(media_root):
+    song = make_song(analysis_status=Song.Analysis.QUEUED)
+    (claimed,) = _claim([song.pk])
+    audio = Path(song.audio.path)
+    data = audio.read_bytes()
+    Song.objects.filter(pk=song.pk).delete()
+    # As if the worker had opened the file before the upload was deleted.
+    audio.write_bytes(data)
+
+    _analyse_claimed([claimed], get_model(settings.MUSREC_MODEL))
+
+    assert not Song.objects.filter(pk=song.pk).exists()
+    assert not Embedding.objects.exists()
+    assert not list(Path(media_root).rglob("*.png"))
+
+
+def test_a_song_queued_again_while_it_was_analysed_keeps_its_new_state(media_root):
+    song = make_song(analysis_status=Song.Analysis.QUEUED)
+    (claimed,) = _claim([song.pk])
+    Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.QUEUED)
+
+    _analyse_claimed([claimed], get_model(settings.MUSREC_MODEL))
+
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.QUEUED
+    assert not Embedding.objects.exists()
