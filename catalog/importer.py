@@ -160,9 +160,10 @@ def import_file(
             if genre_names := [*provenance.genres, *tags.genres]:
                 song.genres.set([Genre.objects.named(name) for name in genre_names])
     except IntegrityError:
-        # Another importer stored the same file between our check and our insert.
+        # Another importer (or a double-clicked upload) stored the same file between our check and our insert.
         _delete_quietly(stored_name)
-        return ImportResult(path, Outcome.SKIPPED, "already in the catalogue")
+        existing_id = same_file.values_list("pk", flat=True).first()
+        return ImportResult(path, Outcome.SKIPPED, "already stored", existing_id)
     except OSError as error:
         _delete_quietly(stored_name)
         return ImportResult(path, Outcome.BROKEN, f"cannot store the file ({error.strerror or error})")

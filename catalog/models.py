@@ -459,10 +459,15 @@ def audio_content_type(name: str) -> str:
 
 @receiver(post_delete, sender=Song)
 def delete_song_file(sender: type[Song], instance: Song, **kwargs: object) -> None:
-    """Remove the audio file once the row is really gone (not if the transaction rolls back)."""
-    name, storage = instance.audio.name, instance.audio.storage
-    if name and not Song.objects.filter(audio=name).exists():
-        transaction.on_commit(lambda: storage.delete(name))
+    """Remove the audio file and spectrogram once the row is really gone (not if the transaction rolls back).
+
+    Files are named by content, so a copy of the same recording (an upload and its catalogue twin)
+    may share them: a file goes only when no other song uses it.
+    """
+    for field in ("audio", "spectrogram"):
+        name, storage = getattr(instance, field).name, getattr(instance, field).storage
+        if name and not Song.objects.filter(**{field: name}).exists():
+            transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
 
 
 @receiver(connection_created)

@@ -169,6 +169,11 @@ MUSREC_PLAYLIST_MAX = 50
 MUSREC_MAX_PER_ARTIST = env_int("MUSREC_MAX_PER_ARTIST", 2)
 # The upload form reads the file to disk, never whole into memory; the cap is checked before reading.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "recommender.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Production hardening: on by default unless DEBUG, so `check --deploy` is clean.

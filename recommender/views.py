@@ -24,26 +24,18 @@ def _get_upload_for_user(request: HttpRequest, pk: int) -> Song:
     return get_object_or_404(Song.objects.uploads_of(request.user).with_relations(), pk=pk)
 
 
-def _too_big(request: HttpRequest) -> bool:
-    # Checked before Django reads the body, so an oversized upload is refused without being stored.
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    return length > settings.MUSREC_UPLOAD_MAX_MB * 1024 * 1024 + 64 * 1024
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and _too_big(request):
-        return _refuse_upload(request, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
     try:
         # Bound on every POST, even an empty one, so that it says what is missing.
         form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
         valid = request.method == "POST" and form.is_valid()
     except RequestDataTooBig:
         return _refuse_upload(request, "The request is too large.")
+    # SizeLimitUploadHandler stopped reading the file at the limit; nothing of it was kept.
+    if getattr(request, "upload_too_large", False):
+        return _refuse_upload(request, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
     if valid:
         song, error = _store_upload(request, form.cleaned_data["audio"])
         if song is not None:

@@ -263,7 +263,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(alice_client, s
     assert_nothing_was_stored(media_root, analysis_queue)
 
 
-def test_a_file_just_over_the_size_limit_is_refused_by_the_form_with_its_size(
+def test_a_file_just_over_the_size_limit_is_refused_while_it_is_read(
     alice_client, settings, media_root, analysis_queue
 ):
     settings.MUSREC_UPLOAD_MAX_MB = 1
@@ -271,8 +271,8 @@ def test_a_file_just_over_the_size_limit_is_refused_by_the_form_with_its_size(
 
     response = upload_bytes(alice_client, "big.wav", data)
 
-    assert response.status_code == 400
-    assert "The file is 1.0 MB; the limit is 1 MB." in page_text(response)
+    assert response.status_code == 413
+    assert "The file is larger than the 1 MB limit." in page_text(response)
     assert_nothing_was_stored(media_root, analysis_queue)
 
 
@@ -625,3 +625,18 @@ def test_a_visitor_is_sent_to_log_in(client, alices_upload, view, method):
     alices_upload.refresh_from_db()
     assert not alices_upload.in_catalogue
     assert Song.objects.count() == 1
+
+
+def test_deleting_an_analysed_upload_removes_its_audio_and_spectrogram(alice_client, analysed_catalogue, tmp_path):
+    response = upload(alice_client, write_audio(tmp_path / "mine.ogg", seconds=6, seed=77, title="Mine"))
+    run_analysis_worker()
+    song = Song.objects.get(title="Mine")
+    audio_path, image_path = Path(song.audio.path), Path(song.spectrogram.path)
+    assert audio_path.exists() and image_path.exists()
+
+    alice_client.post(reverse("recommender:upload_delete", args=[song.pk]))
+
+    assert response.status_code == 302
+    assert not Song.objects.filter(pk=song.pk).exists()
+    assert not audio_path.exists()
+    assert not image_path.exists()
