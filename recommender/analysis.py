@@ -117,24 +117,7 @@ def analyse_files(
             info = audio.probe(path)
             if max_seconds is not None:
                 audio.check_duration(info, max_seconds=max_seconds)
-            # Windows of exactly one patch (187 frames, no padding), spread across the whole song.
-            clips = audio.load_windows(
-                path,
-                sample_rate=spec.sample_rate,
-                n_windows=windows,
-                window_seconds=audio.PATCH_SECONDS,
-                info=info,
-            )
-            if audio.is_silent(clips):
-                raise AudioError("the file is silent")
-            mels = audio.log_mel(
-                clips,
-                sample_rate=spec.sample_rate,
-                n_fft=spec.n_fft,
-                hop_length=spec.hop_length,
-                n_mels=spec.n_mels,
-                center=False,
-            )
+            clips, mels = song_windows(path, spec=spec, windows=windows, info=info)
             prepared.append(
                 _Prepared(
                     patches=mels,
@@ -175,6 +158,42 @@ def analyse_files(
         )
         start = end
     return results
+
+
+def song_windows(
+    path: Path, *, spec: ModelSpec, windows: int = WINDOWS_PER_SONG, info: audio.AudioInfo | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The analysis windows of a song and their log-mel patches, as the network wants them.
+
+    Returns
+    -------
+    clips : np.ndarray [shape=(k, window_samples)]
+        Up to ``windows`` windows of exactly one patch each (no padding), spread across the whole song.
+    mels : np.ndarray [shape=(k, spec.patch_frames, spec.n_mels)]
+
+    Raises
+    ------
+    AudioError
+        The file cannot be decoded, or it is silent.
+    """
+    clips = audio.load_windows(
+        path, sample_rate=spec.sample_rate, n_windows=windows, window_seconds=audio.PATCH_SECONDS, info=info
+    )
+    if audio.is_silent(clips):
+        raise AudioError("the file is silent")
+    return clips, log_mel_patches(clips, spec=spec)
+
+
+def log_mel_patches(clips: np.ndarray, *, spec: ModelSpec) -> np.ndarray:
+    """``clips`` [shape=(k, window_samples)] as log-mel patches [shape=(k, spec.patch_frames, spec.n_mels)]."""
+    return audio.log_mel(
+        clips,
+        sample_rate=spec.sample_rate,
+        n_fft=spec.n_fft,
+        hop_length=spec.hop_length,
+        n_mels=spec.n_mels,
+        center=False,
+    )
 
 
 def predicted_genres(tag_scores: dict[str, float]) -> list[str]:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from recommender import audio, evaluation
+from recommender import analysis, audio, evaluation
 from recommender.analysis import WINDOWS_PER_SONG
 from recommender.audio import AudioError
 
@@ -227,19 +227,7 @@ def embed_song(row: Row, *, model: TagModel, windows: int) -> EmbeddedSong:
         raise AudioError("no such file")
     wall, cpu = time.perf_counter(), time.process_time()
     info = audio.probe(row.path)
-    clips = audio.load_windows(
-        row.path, sample_rate=spec.sample_rate, n_windows=windows, window_seconds=audio.PATCH_SECONDS, info=info
-    )
-    if audio.is_silent(clips):
-        raise AudioError("the file is silent")
-    mels = audio.log_mel(
-        clips,
-        sample_rate=spec.sample_rate,
-        n_fft=spec.n_fft,
-        hop_length=spec.hop_length,
-        n_mels=spec.n_mels,
-        center=False,
-    )
+    _, mels = analysis.song_windows(row.path, spec=spec, windows=windows, info=info)
     decoded_wall, decoded_cpu = time.perf_counter(), time.process_time()
     prediction = model.predict(mels)
     seconds = {
@@ -263,14 +251,7 @@ def warm_up(model: TagModel) -> None:
     """Trace the network's graph and build the mel filters now, so that the first song's timing is like the rest."""
     spec = model.spec
     clip = np.zeros((1, round(audio.PATCH_SECONDS * spec.sample_rate)), dtype=np.float32)
-    mels = audio.log_mel(
-        clip,
-        sample_rate=spec.sample_rate,
-        n_fft=spec.n_fft,
-        hop_length=spec.hop_length,
-        n_mels=spec.n_mels,
-        center=False,
-    )
+    mels = analysis.log_mel_patches(clip, spec=spec)
     model.predict(mels)
     evaluation.spectral_statistics(mels)
 
