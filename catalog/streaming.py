@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models.fields.files import FieldFile
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
 CHUNK_SIZE = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)
@@ -78,3 +79,14 @@ def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, con
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     return response
+
+
+def read_stored_file(field: FieldFile, *, what: str) -> bytes:
+    """The bytes of a small stored file (licence text, spectrogram), or 404 naming ``what`` when there is none."""
+    if not field:
+        raise Http404(f"No {what} is recorded for this song.")
+    try:
+        with field.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise Http404(f"The {what} is missing.") from None

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Playlist, Song
-from catalog.streaming import ranged_file_response
+from catalog.streaming import ranged_file_response, read_stored_file
 
 
 def _text_param(request: HttpRequest, name: str) -> str:
@@ -85,13 +85,7 @@ def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def song_licence(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
-    if not song.licence_file:
-        raise Http404("No licence file is recorded for this song.")
-    try:
-        with song.licence_file.open("rb") as handle:
-            text = handle.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        raise Http404("The licence file is missing.") from None
+    text = read_stored_file(song.licence_file, what="licence file").decode("utf-8", errors="replace")
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 

@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.importer import Outcome, Provenance, import_file
 from catalog.models import Playlist, PlaylistItem, Song
+from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
 from recommender.jobs import queue_analysis
 
@@ -116,14 +117,7 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
-    if not song.spectrogram:
-        raise Http404("No spectrogram yet.")
-    try:
-        with song.spectrogram.open("rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise Http404("The spectrogram image is missing.") from None
-    response = HttpResponse(data, content_type="image/png")
+    response = HttpResponse(read_stored_file(song.spectrogram, what="spectrogram image"), content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
