@@ -182,7 +182,7 @@ def _tensorflow() -> Any:
     # TensorFlow reads these once, at import or first use; a process that set them already keeps its choice.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    # oneDNN's own allocator keeps what a batch used: a worker then holds 1.3-1.5 GB instead of 0.7 GB, for a
+    # oneDNN's own allocator keeps what a batch used: a worker peaks at 1.26 GiB instead of 0.96 GiB, for a
     # quarter more speed on a CPU. Memory is the scarcer of the two on a small server; "0" chooses speed.
     os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
     import tensorflow as tf
