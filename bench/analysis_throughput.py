@@ -108,7 +108,7 @@ def measure(config: dict) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
     from recommender import audio
-    from recommender.analysis import analyse_files
+    from recommender.analysis import analyse_files, log_mel_patches
     from recommender.model import get_model
     from recommender.spectrogram import mel_image
 
@@ -138,16 +138,7 @@ def measure(config: dict) -> dict:
                     window_seconds=audio.PATCH_SECONDS,
                     info=info,
                 )
-                mels = timed(
-                    "log-mel",
-                    audio.log_mel,
-                    clips,
-                    sample_rate=spec.sample_rate,
-                    n_fft=spec.n_fft,
-                    hop_length=spec.hop_length,
-                    n_mels=spec.n_mels,
-                    center=False,
-                )
+                mels = timed("log-mel", log_mel_patches, clips, spec=spec)
                 timed("tempo, loudness, energy", audio.describe, clips, sample_rate=spec.sample_rate)
                 timed("spectrogram PNG", mel_image, mels)
                 timed("CNN", model.predict, mels)
