@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ from django.db.models.functions import Greatest, Lower
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from pgvector.django import CosineDistance
 
@@ -135,6 +137,8 @@ class Genre(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", help_text="Broader genre"
     )
+    # Genres a person said they like when they had no history yet ("For you" starts from them).
+    fans = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="favourite_genres")
 
     objects = GenreQuerySet.as_manager()
 
@@ -497,6 +501,10 @@ class Playlist(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playlists")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
+    # Private playlists exist only for their owner; a public one is shown read-only through its share link.
+    is_public = models.BooleanField(default=False)
+    # The share link names this token, not the primary key, so links cannot be guessed by counting.
+    share_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     seed = models.ForeignKey(
         Song, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The song it grew from"
     )
@@ -523,7 +531,61 @@ class PlaylistItem(models.Model):
 
     class Meta:
         ordering = ["position"]
-        constraints = [models.UniqueConstraint(fields=["playlist", "position"], name="playlist_item_position_unique")]
+        constraints = [
+            # Deferred, so that a reorder can move every position in one transaction.
+            models.UniqueConstraint(
+                fields=["playlist", "position"],
+                name="playlist_item_position_unique",
+                deferrable=models.Deferrable.DEFERRED,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.playlist} #{self.position}: {self.song}"
+
+
+class Play(models.Model):
+    """One listening of one song by one person: how long, and whether they finished it or skipped it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plays")
+    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="plays")
+    played_at = models.DateTimeField(default=timezone.now)
+    seconds_listened = models.FloatField(default=0)
+    completed = models.BooleanField(default=False)
+    skipped = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-played_at", "-pk"]
+        indexes = [models.Index(fields=["user", "-played_at"], name="play_user_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(seconds_listened__gte=0), name="play_seconds_not_negative"),
+            models.CheckConstraint(
+                condition=~(Q(completed=True) & Q(skipped=True)), name="play_not_completed_and_skipped"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} played {self.song} at {self.played_at:%Y-%m-%d %H:%M}"
+
+
+class Rating(models.Model):
+    """A like or a dislike: at most one per person and song."""
+
+    LIKE = 1
+    DISLIKE = -1
+    VALUES = [(LIKE, "Like"), (DISLIKE, "Dislike")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="ratings")
+    value = models.SmallIntegerField(choices=VALUES)
+    rated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-rated_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "song"], name="rating_one_per_user_song"),
+            models.CheckConstraint(condition=Q(value__in=[1, -1]), name="rating_like_or_dislike"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_value_display().lower()}s {self.song}"

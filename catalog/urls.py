@@ -13,4 +13,6 @@ urlpatterns = [
     path("playlists/<int:pk>/", views.playlist_detail, name="playlist_detail"),
     path("playlists/<int:pk>/rename", views.playlist_rename, name="playlist_rename"),
     path("playlists/<int:pk>/delete", views.playlist_delete, name="playlist_delete"),
+    # --- Listening: player, plays, history, likes (catalog/views_listening.py) ---
+    # --- Playlists: edit, reorder, share, export, import (catalog/views_playlists.py) ---
 ]

@@ -13,4 +13,5 @@ urlpatterns = [
     path("songs/<int:pk>/similar/", views.more_like_this, name="more_like_this"),
     path("songs/<int:pk>/save-playlist", views.save_playlist, name="save_playlist"),
     path("analysis/progress", views.analysis_progress, name="analysis_progress"),
+    # --- Personal recommendations: for you, start, extend, path (recommender/views_personal.py) ---
 ]
