@@ -115,3 +115,12 @@ def make_song(*, genres: list[str] = (), seed: int | None = None, **overrides: o
     for name in genres:
         song.genres.add(Genre.objects.get_or_create(name=name)[0])
     return song
+
+
+def embed(song: Song, vector: list[float] | np.ndarray, *, model: str | None = None) -> Song:
+    """Give ``song`` an embedding of the active model (200-d vectors), as an analysis would, and mark it done."""
+    from recommender.models import Embedding, active_model_key
+
+    Embedding.objects.create(song=song, model=model or active_model_key(), vector=np.asarray(vector, dtype=np.float32))
+    Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.DONE)
+    return song
