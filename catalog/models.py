@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -26,7 +27,6 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from pgvector.django import CosineDistance
 
 from catalog.genre_tree import broader_genre
 from catalog.text import fold, prefix_tsquery, words
@@ -35,6 +35,8 @@ from catalog.text import fold, prefix_tsquery, words
 TRIGRAM_THRESHOLD = 0.4
 # The shortest candidate list HNSW keeps in a nearest-neighbour search (hnsw.ef_search); see similar_to.
 EF_SEARCH = 200
+# similar_to ranks a genre exactly, without the HNSW index, when it has fewer songs than this.
+EXACT_BELOW = 2000
 MAX_QUERY_LENGTH = 200
 
 
@@ -225,46 +227,60 @@ class SongQuerySet(models.QuerySet["Song"]):
         search is SQL on the HNSW index; the playlist rules (no seed, no duplicate recordings,
         at most ``max_per_artist`` per artist) are applied to a few times ``k`` candidates.
         """
-        from recommender.models import Embedding
-        from recommender.similarity import Candidate, build_playlist, normalise
+        from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist, normalise
 
         songs = self.in_genre(genre) if genre is not None else self
         query = normalise(np.asarray(vector, dtype=np.float32))
         fetch = min(max(4 * k, 40), 1000)
-        rows = (
-            Embedding.objects.filter(model=model, song__in=songs.values("pk"))
-            .annotate(distance=CosineDistance("vector", query))
-            .order_by("distance")
-            .values_list(
-                "song_id",
-                "song__artist_id",
-                "song__artist__name",
-                "song__album_id",
-                "song__content_hash",
-                "distance",
-                "vector",
-            )[:fetch]
-        )
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                # ef_search bounds the candidate list HNSW keeps: it must exceed what we fetch for good recall,
-                # and small, tight clusters (a niche genre) are found only with a long list: on 100,000 clustered
-                # vectors recall@10 is 0.92 at 100, 0.96-0.97 at 200 and 0.99 at 400 (docs/benchmarks.md); 200 meets the
-                # 0.95 target at a lower latency. pgvector allows 1000.
-                # pgvector filters after the index scan, so iterative scans keep going until enough rows pass.
-                ef_search = min(max(2 * fetch, EF_SEARCH), 1000)
-                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
-                cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-            candidates = [
-                Candidate(
-                    song_id,
-                    _artist_key(artist_id, artist_name, album_id, song_id),
-                    content_hash,
-                    float(distance),
-                    normalise(np.asarray(vec)),
-                )
-                for song_id, artist_id, artist_name, album_id, content_hash, distance, vec in rows
-            ]
+        from recommender.models import Embedding
+
+        song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
+        nearest = f"""
+            SELECT e.song_id, e.vector, e.vector <=> %s::vector AS distance
+            FROM {Embedding._meta.db_table} e
+            WHERE e.model = %s AND e.song_id IN ({song_sql})
+        """
+        if genre is not None and songs.order_by().values("pk")[:EXACT_BELOW].count() < EXACT_BELOW:
+            # A small genre is ranked exactly: the HNSW scan would walk thousands of other songs to find
+            # its few (173 ms p95 at 1 % of 100,000 songs, docs/benchmarks.md). PostgreSQL may not flatten
+            # a subquery with OFFSET, so the ORDER BY outside it cannot use the index.
+            nearest = f"SELECT * FROM ({nearest} OFFSET 0) AS in_genre"
+        # The candidates are compared with each other in the database, so their vectors never travel:
+        # parsing 40 vectors from text took longer than the index search.
+        sql = f"""
+            WITH candidates AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch})
+            SELECT c.song_id, s.artist_id, a.name, s.album_id, s.content_hash, c.distance,
+                   ARRAY(SELECT d.song_id FROM candidates d
+                         WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s)
+            FROM candidates c
+            JOIN {Song._meta.db_table} s ON s.id = c.song_id
+            JOIN {Artist._meta.db_table} a ON a.id = s.artist_id
+        """
+        literal = "[" + ",".join(map(repr, query.tolist())) + "]"
+        with transaction.atomic(), connection.cursor() as cursor:
+            # ef_search bounds the candidate list HNSW keeps: it must exceed what we fetch for good recall,
+            # and small, tight clusters (a niche genre) are found only with a long list: on 100,000 clustered
+            # vectors recall@10 is 0.92 at 100, 0.96-0.97 at 200 and 0.99 at 400 (docs/benchmarks.md); 200 meets the
+            # 0.95 target at a lower latency. pgvector allows 1000.
+            # pgvector filters after the index scan, so iterative scans keep going until enough rows pass.
+            ef_search = min(max(2 * fetch, EF_SEARCH), 1000)
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                [str(ef_search)],
+            )
+            cursor.execute(sql, [literal, model, *song_params, DUPLICATE_DISTANCE])
+            rows = cursor.fetchall()
+        candidates = [
+            Candidate(
+                song_id,
+                _artist_key(artist_id, artist_name, album_id, song_id),
+                content_hash,
+                float(distance),
+                near=frozenset(near),
+            )
+            for song_id, artist_id, artist_name, album_id, content_hash, distance, near in rows
+        ]
         # relaxed_order may return rows slightly out of order.
         candidates.sort(key=lambda c: c.distance)
         chosen = build_playlist(
@@ -325,6 +341,16 @@ class SongQuerySet(models.QuerySet["Song"]):
             document = song.build_search_document()
             if document != song.search_document:
                 Song.objects.filter(pk=song.pk).update(search_document=document)
+
+    def with_rating_for(self, user: AbstractBaseUser | AnonymousUser) -> SongQuerySet:
+        """Each song with ``user_rating``: ``Rating.LIKE``, ``Rating.DISLIKE`` or None, in the same query.
+
+        The like/dislike buttons on every row read it, so a list of 50 songs costs no extra query per row.
+        """
+        if not user.is_authenticated:
+            return self.annotate(user_rating=models.Value(None, output_field=models.SmallIntegerField()))
+        rating = Rating.objects.filter(user=user, song=OuterRef("pk")).values("value")[:1]
+        return self.annotate(user_rating=models.Subquery(rating, output_field=models.SmallIntegerField()))
 
 
 UNKNOWN_ARTIST = "Unknown artist"
@@ -544,6 +570,72 @@ class PlaylistItem(models.Model):
         return f"{self.playlist} #{self.position}: {self.song}"
 
 
+# A play stopped within this many seconds is a skip; so is stopping a short song before its middle.
+SKIP_WITHIN_SECONDS = 30.0
+SHORT_SONG_SECONDS = 60.0
+# Heard this much of a song (or heard past the skip mark and let it end), the play is complete.
+COMPLETED_FRACTION = 0.9
+# The player counts seconds on the audio clock, and a decoder may find a file a little longer than the
+# duration stored at import; more than this beyond it cannot have been heard in one play.
+PLAY_SLACK_SECONDS = 5.0
+PLAY_SLACK_FRACTION = 0.02
+
+
+class InvalidPlay(ValueError):
+    """Listening figures that cannot be true: negative, not a number, or far longer than the song."""
+
+
+def play_outcome(*, duration: float, seconds: float, reached_end: bool) -> tuple[bool, bool]:
+    """``(completed, skipped)`` for ``seconds`` heard of a song ``duration`` seconds long.
+
+    Reaching the end counts only after the skip mark: seeking to the last second of a song
+    and letting it run out is still a skip.
+    """
+    skip_mark = duration / 2 if duration < SHORT_SONG_SECONDS else SKIP_WITHIN_SECONDS
+    if seconds >= COMPLETED_FRACTION * duration:
+        return True, False
+    if seconds < skip_mark:
+        return False, True
+    return reached_end, False
+
+
+class PlayQuerySet(models.QuerySet["Play"]):
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> PlayQuerySet:
+        """The person's listening history, newest first, of songs they can still see.
+
+        An upload its owner took back out of the catalogue disappears from other people's histories.
+        """
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user).filter(Q(song__in_catalogue=True) | Q(song__owner=user))
+
+    def record(
+        self, user: AbstractBaseUser, song: Song, *, seconds_listened: float, reached_end: bool = False
+    ) -> Play:
+        """Store one play of ``song``, judged completed or skipped by ``play_outcome``.
+
+        Raises ``InvalidPlay`` for negative, NaN or infinite seconds, or far more than the song lasts;
+        a little more (the decoder's rounding) is clamped to the song's duration.
+        """
+        try:
+            seconds = float(seconds_listened)
+        except (TypeError, ValueError):
+            raise InvalidPlay("Seconds listened must be a number.") from None
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InvalidPlay("Seconds listened must be a number of seconds, zero or more.")
+        duration = max(song.duration, 0.0)
+        if seconds > duration * (1 + PLAY_SLACK_FRACTION) + PLAY_SLACK_SECONDS:
+            raise InvalidPlay(f"{seconds:g} seconds is longer than the song ({song.duration_label}).")
+        seconds = min(seconds, duration)
+        completed, skipped = play_outcome(duration=duration, seconds=seconds, reached_end=bool(reached_end))
+        return self.create(user=user, song=song, seconds_listened=seconds, completed=completed, skipped=skipped)
+
+    def clear_history(self, user: AbstractBaseUser) -> int:
+        """Forget every play of the person's (hidden songs included); how many there were."""
+        deleted, _ = self.filter(user=user).delete()
+        return deleted
+
+
 class Play(models.Model):
     """One listening of one song by one person: how long, and whether they finished it or skipped it."""
 
@@ -553,6 +645,8 @@ class Play(models.Model):
     seconds_listened = models.FloatField(default=0)
     completed = models.BooleanField(default=False)
     skipped = models.BooleanField(default=False)
+
+    objects = PlayQuerySet.as_manager()
 
     class Meta:
         ordering = ["-played_at", "-pk"]
@@ -568,6 +662,31 @@ class Play(models.Model):
         return f"{self.user} played {self.song} at {self.played_at:%Y-%m-%d %H:%M}"
 
 
+class RatingQuerySet(models.QuerySet["Rating"]):
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> RatingQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
+
+    def rate(self, user: AbstractBaseUser, song: Song, value: int) -> Rating:
+        """Like (``Rating.LIKE``) or dislike (``Rating.DISLIKE``) ``song``, replacing an earlier rating."""
+        if value not in (Rating.LIKE, Rating.DISLIKE):
+            raise ValueError(f"A rating is {Rating.LIKE} (like) or {Rating.DISLIKE} (dislike), not {value!r}.")
+        rating, _ = self.update_or_create(user=user, song=song, defaults={"value": value, "rated_at": timezone.now()})
+        return rating
+
+    def clear(self, user: AbstractBaseUser, song: Song) -> None:
+        self.filter(user=user, song=song).delete()
+
+    def liked_by(self, user: AbstractBaseUser | AnonymousUser) -> RatingQuerySet:
+        """The person's likes, newest first, of songs they can still see."""
+        return self.for_user(user).filter(value=Rating.LIKE).filter(Q(song__in_catalogue=True) | Q(song__owner=user))
+
+    def values_for(self, user: AbstractBaseUser | AnonymousUser) -> dict[int, int]:
+        """``{song id: value}`` of everything the person rated, in one query."""
+        return dict(self.for_user(user).values_list("song_id", "value"))
+
+
 class Rating(models.Model):
     """A like or a dislike: at most one per person and song."""
 
@@ -579,6 +698,8 @@ class Rating(models.Model):
     song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="ratings")
     value = models.SmallIntegerField(choices=VALUES)
     rated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-rated_at", "-pk"]

@@ -19,11 +19,19 @@ DUPLICATE_DISTANCE = 0.002
 
 @dataclass(frozen=True)
 class Candidate:
+    """One song the nearest-neighbour search found, with what the playlist rules need to know about it.
+
+    Near-duplicates are found either from ``vector`` or, when the database has already compared the
+    candidates with each other (so no vector has to travel), from ``near``: the ids of the other
+    candidates within the duplicate distance.
+    """
+
     song_id: int
     artist_id: int
     content_hash: str
     distance: float
-    vector: np.ndarray  # [shape=(d,)], L2-normalised
+    vector: np.ndarray | None = None  # [shape=(d,)], L2-normalised
+    near: frozenset[int] = frozenset()
 
     @property
     def similarity(self) -> float:
@@ -50,9 +58,11 @@ def build_playlist(
 
     ``candidates`` must be sorted by distance to the seed. A candidate is left out when it is
     the seed (same id or same file), is within ``duplicate_distance`` of the seed or of a song
-    already chosen (the same recording), or its artist already has ``max_per_artist`` songs.
+    already chosen (the same recording: by ``vector``, or by ``near`` when candidates carry no
+    vectors), or its artist already has ``max_per_artist`` songs.
     """
     chosen: list[Candidate] = []
+    chosen_ids: set[int] = set()
     per_artist: Counter[int] = Counter()
     hashes = {seed_hash} if seed_hash else set()
     for candidate in candidates:
@@ -64,14 +74,19 @@ def build_playlist(
             continue
         if max_per_artist is not None and per_artist[candidate.artist_id] >= max_per_artist:
             continue
-        if chosen and _nearest_distance(candidate.vector, chosen) < duplicate_distance:
+        if not candidate.near.isdisjoint(chosen_ids):
+            continue
+        if candidate.vector is not None and chosen and _nearest_distance(candidate.vector, chosen) < duplicate_distance:
             continue
         chosen.append(candidate)
+        chosen_ids.add(candidate.song_id)
         per_artist[candidate.artist_id] += 1
         hashes.add(candidate.content_hash)
     return chosen
 
 
 def _nearest_distance(vector: np.ndarray, chosen: Sequence[Candidate]) -> float:
-    matrix = np.stack([c.vector for c in chosen])
-    return float(1.0 - np.max(matrix @ vector))
+    vectors = [c.vector for c in chosen if c.vector is not None]
+    if not vectors:
+        return 2.0  # the largest cosine distance: nothing to be a duplicate of
+    return float(1.0 - np.max(np.stack(vectors) @ vector))

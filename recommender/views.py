@@ -89,7 +89,14 @@ def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     song = _get_upload_for_user(request, pk)
     n, genre = PlaylistOptionsForm(request.GET or None).options()
-    playlist = song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+    partial = request.htmx and not request.htmx.history_restore_request
+    target = (request.htmx.target or "") if partial else ""
+    # The progress poll shows no playlist: a kNN query per poll would be wasted.
+    playlist = (
+        []
+        if target == "analysis"
+        else song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+    )
     embedding = song.active_embedding()
     context = {
         "song": song,
@@ -102,8 +109,7 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
         "finished": song.analysis_status in (Song.Analysis.DONE, Song.Analysis.FAILED),
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        target = request.htmx.target or ""
+    if partial:
         # The poll that sees the analysis finish also fetches the playlist, which was empty till now.
         context["load_playlist"] = target == "analysis"
         if target == "analysis":

@@ -5,9 +5,11 @@ import math
 import numpy as np
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pgvector.django import CosineDistance
 
+from catalog import models as catalog_models
 from catalog.models import Artist, Genre, Playlist, Song
 from recommender.models import EMBEDDING_DIMENSIONS, Embedding, active_model_key
 from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist
@@ -162,10 +164,8 @@ def test_the_same_recording_under_two_titles_appears_once():
     assert Song.objects.similar_to(QUERY, model=active_model_key(), k=10) == [original, other]
 
 
-@pytest.mark.django_db
-def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_query():
-    # 400 songs near the query, 12 Jazz songs on the far side. HNSW hands back only the ef_search
-    # nearest rows (100), all of them filtered out as not Jazz, unless iterative scans go on looking.
+def far_jazz_catalogue() -> tuple[Genre, list[Song]]:
+    """400 songs near the query, 12 Jazz songs on its far side."""
     rng = np.random.default_rng(0)
     artist = Artist.objects.create(name="Many")
     jazz = Genre.objects.create(name="Jazz")
@@ -186,6 +186,18 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
     jazz.songs.add(*songs[near:])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE recommender_embedding")
+    return jazz, songs[near:]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("exact_below", [catalog_models.EXACT_BELOW, 1], ids=["ranked-exactly", "index-scan"])
+def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_query(monkeypatch, exact_below):
+    # HNSW hands back only the ef_search nearest rows (100), all of them filtered out as not Jazz, unless
+    # iterative scans go on looking; a genre this small is ranked exactly instead, unless told otherwise.
+    monkeypatch.setattr(catalog_models, "EXACT_BELOW", exact_below)
+    jazz, jazz_songs = far_jazz_catalogue()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE recommender_embedding")
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
     plain_scan = (
         Embedding.objects.filter(song__in=Song.objects.in_genre(jazz).values("pk"))
@@ -198,8 +210,34 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
     found = Song.objects.similar_to(QUERY, model=active_model_key(), k=5, genre=jazz, max_per_artist=None)
 
     assert len(found) == 5
-    assert set(found) <= set(songs[near:])
+    assert set(found) <= set(jazz_songs)
     assert [s.distance for s in found] == sorted(s.distance for s in found)
+    exact = sorted(jazz_songs, key=lambda song: -float(np.dot(song.embeddings.get().vector, QUERY)))
+    assert found == exact[:5]
+
+
+def plan_of_similar_to(**arguments: object) -> str:
+    """EXPLAIN of the query similar_to sends, under the settings it sets."""
+    with CaptureQueriesContext(connection) as queries:
+        Song.objects.similar_to(QUERY, model=active_model_key(), **arguments)
+    query = next(q["sql"] for q in queries if "WITH candidates" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + query)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_a_small_genre_is_ranked_without_the_index_and_the_whole_catalogue_with_it(monkeypatch):
+    jazz, _ = far_jazz_catalogue()
+    with connection.cursor() as cursor:
+        # At this size a sort of everything is cheapest; with sorting priced out, the planner takes the index
+        # wherever the query lets it.
+        cursor.execute("SET LOCAL enable_sort = off")
+
+    assert "embedding_vector_hnsw" in plan_of_similar_to(k=5)
+    assert "embedding_vector_hnsw" not in plan_of_similar_to(k=5, genre=jazz)
+    monkeypatch.setattr(catalog_models, "EXACT_BELOW", 1)
+    assert "embedding_vector_hnsw" in plan_of_similar_to(k=5, genre=jazz)
 
 
 @pytest.mark.django_db

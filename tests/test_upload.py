@@ -8,7 +8,9 @@ import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -468,6 +470,21 @@ def test_every_offered_playlist_size_gives_that_many_songs(alice_client, alices_
     assert len(response.context["playlist"]) == n
     assert f'<option value="{n}" selected>{n}</option>' in page_text(response)
     assert f'<input type="hidden" name="n" value="{n}">' in page_text(response)
+
+
+def test_the_progress_poll_makes_no_nearest_neighbour_query_but_the_playlist_request_does(
+    alice_client, alices_upload, small_catalogue
+):
+    url = reverse("recommender:upload_detail", args=[alices_upload.pk])
+
+    def knn_queries(target: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(url, headers={"HX-Request": "true", "HX-Target": target})
+        assert response.status_code == 200
+        return sum("WITH candidates" in q["sql"] for q in queries)
+
+    assert knn_queries("analysis") == 0
+    assert knn_queries("playlist") == 1
 
 
 @pytest.mark.parametrize("n", ["3", "1000", "abc", "", "7", "-10", "10.5"])
