@@ -200,6 +200,9 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.TagModel) 
             model=key,
             defaults={"vector": result.embedding.tolist(), "tag_scores": result.tag_scores},
         )
+        # Queries compare vectors of one model only, but every vector sits in the one HNSW index, where
+        # a stale model's rows are scanned and filtered out: after a model switch they would halve its speed.
+        Embedding.objects.filter(song=song).exclude(model=key).delete()
         Song.objects.filter(pk=song.pk).update(
             analysis_status=Song.Analysis.DONE,
             analysis_progress=100,

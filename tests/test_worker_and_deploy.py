@@ -164,3 +164,26 @@ def test_the_code_is_clean_for_ruff(command):
     result = subprocess.run([BIN / "ruff", *command], cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_embedded_postgresql_gets_enough_memory_for_the_vector_index(db):
+    import psycopg
+    from django.db import connection
+
+    from musrec_site import services
+
+    db = connection.settings_dict
+    host = str(db["OPTIONS"].get("host") or db["HOST"])
+    if not host.startswith(str(settings.BASE_DIR / "var")):
+        pytest.skip("an external PostgreSQL is configured by its administrator")
+    with psycopg.connect(
+        host=host, port=db["PORT"] or None, user=db["USER"], password=db["PASSWORD"], dbname="postgres", autocommit=True
+    ) as conn:
+        services._configure(conn)
+        configured = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf'"
+            ).fetchall()
+        )
+        assert configured == services.SERVER_SETTINGS
+        assert conn.execute("SHOW maintenance_work_mem").fetchone()[0] == "512MB"
