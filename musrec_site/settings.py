@@ -158,7 +158,8 @@ MUSREC_MIN_IMPORT_SECONDS = env_int("MUSREC_MIN_IMPORT_SECONDS", 0)
 
 # Analysis and recommendations.
 MUSREC_MODEL = env_str("MUSREC_MODEL", "msd_musicnn")
-MUSREC_GPU_BATCH_SONGS = env_int("MUSREC_GPU_BATCH_SONGS", 16)
+# Songs analysed in one forward pass of the network; 0 means 16 when TensorFlow sees a GPU, else 1.
+MUSREC_BATCH_SONGS = env_int("MUSREC_BATCH_SONGS", 0)
 # Longer recordings (DJ sets, endless streams) are refused rather than analysed for minutes.
 MUSREC_MAX_ANALYSIS_SECONDS = env_int("MUSREC_MAX_ANALYSIS_SECONDS", 3 * 3600)
 MUSREC_UPLOAD_MAX_MB = env_int("MUSREC_UPLOAD_MAX_MB", 50)

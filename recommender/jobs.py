@@ -70,14 +70,18 @@ def _enqueue(song_id: int) -> None:
     )
 
 
+GPU_BATCH_SONGS = 16
+
+
 def analyse_song(song_id: int) -> str:
     """Analyse ``song_id`` and, on a GPU, other queued songs in the same forward pass."""
     close_old_connections()
     try:
         model = get_model(settings.MUSREC_MODEL)
-        batch = [song_id]
-        if model.uses_gpu:
-            batch += _next_queued(exclude=song_id, limit=settings.MUSREC_GPU_BATCH_SONGS - 1)
+        # A GPU is idle between small forward passes, so it takes other queued songs along; a CPU is
+        # already busy with one song's windows and gains nothing from more.
+        per_pass = settings.MUSREC_BATCH_SONGS or (GPU_BATCH_SONGS if model.uses_gpu else 1)
+        batch = [song_id, *_next_queued(exclude=song_id, limit=per_pass - 1)]
         songs = _claim(batch)
         if not songs:
             return "nothing to do: already analysed or claimed by another worker"

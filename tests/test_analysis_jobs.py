@@ -106,6 +106,32 @@ def test_a_worker_marks_a_corrupt_file_failed_with_a_reason_and_goes_on_to_the_n
     assert not Embedding.objects.filter(song=corrupt).exists()
 
 
+def test_songs_analysed_together_in_one_pass_get_the_vectors_each_gets_alone(settings, analysis_queue):
+    # The GPU path (several queued songs per forward pass), run on the CPU by asking for it.
+    songs = [make_song(title=f"Batch {i}") for i in range(3)]
+    corrupt = make_song(title="Corrupt")
+    Path(corrupt.audio.path).write_bytes(np.random.default_rng(3).bytes(20_000))
+    missing = make_song(title="Missing")
+    Path(missing.audio.path).unlink()
+    batch = [songs[0], corrupt, songs[1], missing, songs[2]]
+    queue_analysis([song.pk for song in batch])
+    settings.MUSREC_BATCH_SONGS = len(batch)
+
+    # The job's own song first, then the others in the order they were queued.
+    assert analyse_song(songs[0].pk) == f"analysed {', '.join(str(pk) for pk in sorted(s.pk for s in batch))}"
+    assert run_analysis_worker()  # the other jobs find their songs taken and do nothing
+
+    together = {song.pk: np.array(song.embeddings.get().vector) for song in songs}
+    assert Song.objects.get(pk=corrupt.pk).analysis_status == Song.Analysis.FAILED
+    assert Song.objects.get(pk=missing.pk).analysis_error == "the audio file is missing from storage"
+    settings.MUSREC_BATCH_SONGS = 1
+    queue_analysis([song.pk for song in songs])  # analysed again, one per pass
+    run_analysis_worker()
+    for song in songs:
+        alone = np.array(song.embeddings.get().vector)
+        np.testing.assert_allclose(together[song.pk], alone, rtol=1e-4, atol=1e-5)
+
+
 def test_a_worker_marks_a_song_whose_file_is_missing_failed(analysis_queue):
     song = make_song()
     Path(song.audio.path).unlink()
