@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--ef", default="40,64,100,200", help="hnsw.ef_search values for the raw SQL sweep")
     parser.add_argument("--index-mem", action="append", default=[], help="build the index again with this memory")
     parser.add_argument("--rebuild", action="store_true", help="make the synthetic catalogue again")
+    parser.add_argument("--only", default="", help="measure only the methods whose name starts with this")
     options = parser.parse_args()
 
     harness.start_services()
@@ -124,6 +125,7 @@ def main() -> None:
             results.append(Result("exact SQL within the genre (OFFSET 0 subquery)", name))
         results.append(Result("exact SQL (enable_indexscan off)", name, note=f"{EXACT_SQL_QUERIES} queries"))
 
+    results = [r for r in results if r.name.startswith(options.only)]
     runners = {id(r): make_runner(r, cat, filters[r.filter], efs) for r in results}
     print("Warming up …", flush=True)
     for result in results:

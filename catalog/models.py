@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -29,6 +30,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.genre_tree import broader_genre
+from catalog.playlist_files import M3uEntry
 from catalog.text import fold, prefix_tsquery, words
 
 # Word similarity above which a small typo ("wesnth", "nexiuz" for "Nexuiz") still finds the song.
@@ -174,6 +176,18 @@ def unique_genre_slug(name: str) -> str:
     return slug
 
 
+def genre_song_ids(genre: Genre | set[int], *, distinct: bool = True) -> models.QuerySet:
+    """The ids (``song_id``) of songs tagged with ``genre`` or a sub-genre, or predicted to be.
+
+    ``genre`` may be given as the ids of its subtree. Without ``distinct`` a song tagged with two of
+    the genres comes twice, but the rows stream, so a LIMIT stops early.
+    """
+    ids = genre if isinstance(genre, set) else Genre.objects.subtree_ids(genre)
+    tagged = Song.genres.through.objects.filter(genre__in=ids).values("song_id")
+    predicted = Song.predicted_genres.through.objects.filter(genre__in=ids).values("song_id")
+    return tagged.union(predicted, all=not distinct)
+
+
 class SongQuerySet(models.QuerySet["Song"]):
     def with_relations(self) -> SongQuerySet:
         return self.select_related("artist", "album").prefetch_related("genres", "predicted_genres")
@@ -195,10 +209,9 @@ class SongQuerySet(models.QuerySet["Song"]):
 
     def in_genre(self, genre: Genre) -> SongQuerySet:
         """Songs tagged with ``genre`` or a sub-genre, or predicted to be, when they have no genre tag."""
-        ids = Genre.objects.subtree_ids(genre)
-        tagged = Song.genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
-        predicted = Song.predicted_genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
-        return self.filter(Exists(tagged) | Exists(predicted))
+        # One list of ids from the two link tables' genre indexes: written as "EXISTS ... OR EXISTS ...",
+        # PostgreSQL cannot start from the genre and checks every song instead (200+ ms on 100,000 songs).
+        return self.filter(pk__in=genre_song_ids(genre))
 
     def analysis_counts(self) -> dict[str, int]:
         """Songs per analysis state, every state present, plus ``total`` and ``percent`` done."""
@@ -229,9 +242,20 @@ class SongQuerySet(models.QuerySet["Song"]):
         """
         from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist, normalise
 
-        songs = self.in_genre(genre) if genre is not None else self
         query = normalise(np.asarray(vector, dtype=np.float32))
         fetch = min(max(4 * k, 40), 1000)
+        songs, exact = self, False
+        if genre is not None:
+            ids = Genre.objects.subtree_ids(genre)
+            exact = genre_song_ids(ids, distinct=False)[:EXACT_BELOW].count() < EXACT_BELOW
+            if exact:
+                songs = self.filter(pk__in=genre_song_ids(ids))
+            else:
+                # The index hands over candidates one by one; each is checked on the link tables' (song, genre)
+                # indexes. Checked against the genre's id list instead, PostgreSQL rebuilt that list per candidate.
+                tagged = Song.genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
+                predicted = Song.predicted_genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
+                songs = self.filter(Exists(tagged) | Exists(predicted))
         from recommender.models import Embedding
 
         song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
@@ -240,7 +264,7 @@ class SongQuerySet(models.QuerySet["Song"]):
             FROM {Embedding._meta.db_table} e
             WHERE e.model = %s AND e.song_id IN ({song_sql})
         """
-        if genre is not None and songs.order_by().values("pk")[:EXACT_BELOW].count() < EXACT_BELOW:
+        if exact:
             # A small genre is ranked exactly: the HNSW scan would walk thousands of other songs to find
             # its few (173 ms p95 at 1 % of 100,000 songs, docs/benchmarks.md). PostgreSQL may not flatten
             # a subquery with OFFSET, so the ORDER BY outside it cannot use the index.
@@ -264,17 +288,19 @@ class SongQuerySet(models.QuerySet["Song"]):
             # 0.95 target at a lower latency. pgvector allows 1000.
             # pgvector filters after the index scan, so iterative scans keep going until enough rows pass.
             ef_search = min(max(2 * fetch, EF_SEARCH), 1000)
+            # Otherwise the planner ranks a 10 % genre exactly too, 3x slower than the index (docs/benchmarks.md).
+            sort = "on" if exact else "off"
             cursor.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                [str(ef_search)],
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_sort', %s, true)",
+                [str(ef_search), sort],
             )
             cursor.execute(sql, [literal, model, *song_params, DUPLICATE_DISTANCE])
             rows = cursor.fetchall()
         candidates = [
             Candidate(
                 song_id,
-                _artist_key(artist_id, artist_name, album_id, song_id),
+                playlist_artist_key(artist_id, artist_name, album_id, song_id),
                 content_hash,
                 float(distance),
                 near=frozenset(near),
@@ -356,7 +382,7 @@ class SongQuerySet(models.QuerySet["Song"]):
 UNKNOWN_ARTIST = "Unknown artist"
 
 
-def _artist_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
+def playlist_artist_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
     """Who counts as the artist for "at most 2 per artist": songs of unknown artists are not one artist,
     so they are grouped by album instead (negative keys keep the two kinds apart)."""
     if artist_name != UNKNOWN_ARTIST:
@@ -516,11 +542,90 @@ def set_trigram_threshold(sender: type[BaseDatabaseWrapper], connection: BaseDat
             )
 
 
+class PlaylistChanged(Exception):
+    """The change was made against a playlist that has changed since (another tab added or removed a song)."""
+
+
+@dataclass(frozen=True, slots=True)
+class M3uImport:
+    """What an M3U8 import did: the new playlist (None when nothing matched), what matched, what did not and why."""
+
+    playlist: Playlist | None
+    matched: list[tuple[M3uEntry, Song]]
+    unmatched: list[tuple[M3uEntry, str]]
+
+
 class PlaylistQuerySet(models.QuerySet["Playlist"]):
     def owned_by(self, user: AbstractBaseUser | AnonymousUser) -> PlaylistQuerySet:
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
+
+    def public(self) -> PlaylistQuerySet:
+        """Playlists their owners share: anyone holding the link may read them."""
+        return self.filter(is_public=True)
+
+    def with_song_counts(self) -> PlaylistQuerySet:
+        return self.annotate(song_count=models.Count("items"))
+
+    def import_m3u(self, *, owner: AbstractBaseUser, name: str, entries: Sequence[M3uEntry]) -> M3uImport:
+        """A new private playlist of ``owner`` with the songs ``entries`` name, among the songs ``owner`` can see.
+
+        Nothing is created when nothing matches. A song named twice is added once (as when adding by hand).
+        """
+        matched: list[tuple[M3uEntry, Song]] = []
+        unmatched: list[tuple[M3uEntry, str]] = []
+        first_line: dict[int, int] = {}
+        for entry, song in match_m3u_entries(Song.objects.visible_to(owner), entries):
+            if song is None:
+                unmatched.append((entry, "no song you can play has this title and artist"))
+            elif song.pk in first_line:
+                unmatched.append((entry, f"the same song as line {first_line[song.pk]}"))
+            else:
+                first_line[song.pk] = entry.line
+                matched.append((entry, song))
+        if not matched:
+            return M3uImport(None, matched, unmatched)
+        # One transaction: a failure halfway leaves no half-filled playlist behind.
+        with transaction.atomic():
+            playlist = self.create(owner=owner, name=name)
+            PlaylistItem.objects.bulk_create(
+                PlaylistItem(playlist=playlist, song=song, position=position)
+                for position, (_, song) in enumerate(matched, start=1)
+            )
+        return M3uImport(playlist, matched, unmatched)
+
+
+def match_m3u_entries(songs: SongQuerySet, entries: Sequence[M3uEntry]) -> list[tuple[M3uEntry, Song | None]]:
+    """Each entry with the first song of ``songs`` its readings name, title and artist compared with ``fold``
+    (case and accents ignored), or None. A reading without an artist matches the title alone."""
+    readings = [entry.readings() for entry in entries]
+    titles = sorted({title for found in readings for _, title in found})
+    by_title: dict[str, list[Song]] = {}
+    if titles:
+        # PostgreSQL's unaccent() narrows the candidates (the same function on both sides), then fold() decides,
+        # the same way search does.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DISTINCT unaccent(lower(t)) FROM unnest(%s::text[]) AS t", [titles])
+            keys = [key for (key,) in cursor.fetchall()]
+        candidates = songs.annotate(title_key=Unaccent(Lower("title"))).filter(title_key__in=keys)
+        for song in candidates.select_related("artist").order_by("pk"):
+            by_title.setdefault(fold(song.title), []).append(song)
+    return [
+        (
+            entry,
+            next(
+                (
+                    song
+                    for artist, title in found
+                    for song in by_title.get(fold(title), [])
+                    if not artist or fold(artist) == fold(song.artist.name)
+                ),
+                None,
+            ),
+        )
+        for entry, found in zip(entries, readings, strict=True)
+    ]
 
 
 class Playlist(models.Model):
@@ -547,6 +652,111 @@ class Playlist(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:playlist_detail", args=[self.pk])
+
+    def get_share_url(self) -> str:
+        return reverse("catalog:playlist_shared", args=[self.share_token])
+
+    def visible_items(self, viewer: AbstractBaseUser | AnonymousUser) -> models.QuerySet[PlaylistItem]:
+        """The items whose song ``viewer`` may see, in order: a public playlist may hold its owner's private uploads."""
+        return (
+            self.items.filter(song__in=Song.objects.visible_to(viewer).values("pk"))
+            .select_related("song__artist", "song__album")
+            .prefetch_related("song__genres", "song__predicted_genres")
+        )
+
+    def add_song(self, song: Song, *, similarity: float | None = None) -> bool:
+        """Append ``song``; False, and nothing changes, when it is already in the playlist."""
+        with transaction.atomic():
+            self._lock()
+            if self.items.filter(song=song).exists():
+                return False
+            last = self.items.aggregate(last=models.Max("position"))["last"] or 0
+            PlaylistItem.objects.create(playlist=self, song=song, position=last + 1, similarity=similarity)
+            self._touch()
+        return True
+
+    def remove_item(self, item: PlaylistItem) -> bool:
+        """Take ``item`` out, the songs after it moving up; False when it was gone already (another tab)."""
+        with transaction.atomic():
+            ids = self._lock()
+            if item.pk not in ids:
+                return False
+            PlaylistItem.objects.filter(pk=item.pk).delete()
+            ids.remove(item.pk)
+            self._renumber(ids)
+        return True
+
+    def move_item(self, item: PlaylistItem, to_position: int) -> int:
+        """Move ``item`` to ``to_position`` (1 is first; clamped to the list), the others closing up. Its new position.
+
+        Raises :class:`PlaylistChanged` when the item is no longer in the playlist.
+        """
+        return self._move(item, lambda _current: to_position)
+
+    def move_item_by(self, item: PlaylistItem, steps: int) -> int:
+        """Move ``item`` ``steps`` places (negative: towards the top) from where it is now, which another tab
+        may have changed since the page was drawn. Its new position; :class:`PlaylistChanged` when it is gone."""
+        return self._move(item, lambda current: current + steps)
+
+    def _move(self, item: PlaylistItem, target: Callable[[int], int]) -> int:
+        with transaction.atomic():
+            ids = self._lock()
+            if item.pk not in ids:
+                raise PlaylistChanged
+            to_position = target(ids.index(item.pk) + 1)
+            ids.remove(item.pk)
+            index = min(max(to_position, 1), len(ids) + 1) - 1
+            ids.insert(index, item.pk)
+            self._renumber(ids)
+        item.position = index + 1
+        return item.position
+
+    def reorder(self, item_ids: Sequence[int]) -> None:
+        """Put the items in the order of ``item_ids``, which must name each item exactly once.
+
+        Raises :class:`PlaylistChanged` otherwise (a stale page, a forged list): nothing moves then.
+        """
+        with transaction.atomic():
+            current = self._lock()
+            if len(item_ids) != len(current) or set(item_ids) != set(current):
+                raise PlaylistChanged
+            self._renumber(list(item_ids))
+
+    def duplicate(self, owner: AbstractBaseUser) -> Playlist:
+        """A private copy for ``owner``, "Copy of …", holding the songs of this playlist ``owner`` can see."""
+        visible = Song.objects.visible_to(owner)
+        with transaction.atomic():
+            copy = Playlist.objects.create(
+                owner=owner,
+                name=f"Copy of {self.name}"[: self._meta.get_field("name").max_length],
+                description=self.description,
+                seed=self.seed if self.seed_id and visible.filter(pk=self.seed_id).exists() else None,
+            )
+            rows = self.items.filter(song__in=visible.values("pk")).values_list("song_id", "similarity")
+            PlaylistItem.objects.bulk_create(
+                PlaylistItem(playlist=copy, song_id=song_id, position=position, similarity=similarity)
+                for position, (song_id, similarity) in enumerate(rows, start=1)
+            )
+        return copy
+
+    def _lock(self) -> list[int]:
+        """Lock this playlist's row till the transaction ends, so a second tab's change waits for this one;
+        then its item ids in order. Must run inside ``transaction.atomic()``."""
+        if not Playlist.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True):
+            raise Playlist.DoesNotExist
+        return list(self.items.order_by("position", "pk").values_list("pk", flat=True))
+
+    def _renumber(self, ordered_ids: list[int]) -> None:
+        """Positions 1..n in the order given. The unique (playlist, position) constraint is deferred to the
+        commit, so positions may pass through each other on the way."""
+        current = dict(self.items.values_list("pk", "position"))
+        changed = [PlaylistItem(pk=pk, position=n) for n, pk in enumerate(ordered_ids, start=1) if current[pk] != n]
+        PlaylistItem.objects.bulk_update(changed, ["position"])
+        self._touch()
+
+    def _touch(self) -> None:
+        self.updated_at = timezone.now()
+        Playlist.objects.filter(pk=self.pk).update(updated_at=self.updated_at)
 
 
 class PlaylistItem(models.Model):
@@ -609,9 +819,7 @@ class PlayQuerySet(models.QuerySet["Play"]):
             return self.none()
         return self.filter(user=user).filter(Q(song__in_catalogue=True) | Q(song__owner=user))
 
-    def record(
-        self, user: AbstractBaseUser, song: Song, *, seconds_listened: float, reached_end: bool = False
-    ) -> Play:
+    def record(self, user: AbstractBaseUser, song: Song, *, seconds_listened: float, reached_end: bool = False) -> Play:
         """Store one play of ``song``, judged completed or skipped by ``play_outcome``.
 
         Raises ``InvalidPlay`` for negative, NaN or infinite seconds, or far more than the song lasts;

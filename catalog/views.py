@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Playlist, Song
+from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
 from catalog.streaming import ranged_file_response, read_stored_file
 
 
@@ -22,7 +20,7 @@ def _text_param(request: HttpRequest, name: str) -> str:
 
 
 # The fragment and the full page share one URL (hx-push-url), so caches must tell them apart.
-@vary_on_headers("HX-Request", "HX-History-Restore-Request")
+@vary_on_headers("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 @require_GET
 @login_required
 def song_list(request: HttpRequest) -> HttpResponse:
@@ -55,7 +53,7 @@ def song_list(request: HttpRequest) -> HttpResponse:
         "total_songs": Song.objects.catalogue().count(),
     }
     # On a history cache miss htmx reloads the page with HX-Request set and swaps the answer into <body>.
-    partial = request.htmx and not request.htmx.history_restore_request
+    partial = request.htmx and not request.htmx.history_restore_request and not request.htmx.boosted
     template = "catalog/song_list.html#results" if partial else "catalog/song_list.html"
     return render(request, template, context)
 
@@ -99,49 +97,3 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("catalog:song_list")
     return render(request, "registration/signup.html", {"form": form})
-
-
-def _get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
-    """The request user's own playlist, or 404: another person's playlists do not exist for them."""
-    return get_object_or_404(Playlist.objects.owned_by(request.user), pk=pk)
-
-
-@require_GET
-@login_required
-def playlist_list(request: HttpRequest) -> HttpResponse:
-    playlists = Playlist.objects.owned_by(request.user).annotate(song_count=Count("items"))
-    return render(request, "catalog/playlist_list.html", {"playlists": playlists})
-
-
-@require_GET
-@login_required
-def playlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
-    items = playlist.items.select_related("song__artist", "song__album").prefetch_related(
-        "song__genres", "song__predicted_genres"
-    )
-    return render(request, "catalog/playlist_detail.html", {"playlist": playlist, "items": items})
-
-
-@require_POST
-@login_required
-def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
-    name = " ".join(request.POST.get("name", "").replace("\x00", "").split())[:120]
-    if not name:
-        messages.error(request, "A playlist needs a name.")
-    else:
-        playlist.name = name
-        playlist.save(update_fields=["name", "updated_at"])
-        messages.success(request, f"Renamed to “{name}”.")
-    return redirect(playlist)
-
-
-@require_POST
-@login_required
-def playlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
-    name = playlist.name
-    playlist.delete()
-    messages.success(request, f"Deleted “{name}”.")
-    return redirect("catalog:playlist_list")

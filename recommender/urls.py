@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommender import views
+from recommender import views, views_personal
 
 app_name = "recommender"
 
@@ -14,4 +14,10 @@ urlpatterns = [
     path("songs/<int:pk>/save-playlist", views.save_playlist, name="save_playlist"),
     path("analysis/progress", views.analysis_progress, name="analysis_progress"),
     # --- Personal recommendations: for you, start, extend, path (recommender/views_personal.py) ---
+    path("for-you/", views_personal.for_you, name="for_you"),
+    path("for-you/start", views_personal.for_you_start, name="for_you_start"),
+    path("for-you/save", views_personal.for_you_save, name="for_you_save"),
+    path("playlists/<int:pk>/extend", views_personal.extend_playlist, name="extend_playlist"),
+    path("path/", views_personal.path_between_songs, name="path"),
+    path("path/save", views_personal.save_path, name="save_path"),
 ]

@@ -137,8 +137,10 @@ def test_an_upload_shows_its_analysis_live_then_plays_and_saves_its_playlist(
     expect(play_buttons).to_have_count(len(analysed_catalogue))
     assert page.evaluate("window.musrecMarker") == "same page"
 
-    player = playlist.locator("audio.playlist-player")
+    # The player bar's <audio> sits outside the page that navigation replaces.
+    player = page.locator("#player-bar audio")
     player.evaluate("player => player.addEventListener('playing', () => { window.musrecPlaying = true })")
+    player.evaluate("player => { player.musrecMarker = 'same player' }")
     play_buttons.first.click()
 
     page.wait_for_function("window.musrecPlaying === true", timeout=TIMEOUT_MS)
@@ -156,3 +158,4 @@ def test_an_upload_shows_its_analysis_live_then_plays_and_saves_its_playlist(
     expect(page.locator("ol.playlist li")).to_have_count(len(analysed_catalogue))
     expect(page.locator("ol.playlist li").first).to_contain_text(first_title)
     assert page.url.endswith(saved.get_absolute_url())
+    assert player.evaluate("player => player.musrecMarker") == "same player"

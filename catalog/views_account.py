@@ -1,0 +1,74 @@
+"""A person's own account: download everything Musrec holds about them, or delete it all."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog.account_data import account_export, account_summary, delete_account, deletion_refusal, export_filename
+
+
+class DeleteAccountForm(forms.Form):
+    # Asking for the password again means a session left open on a shared computer cannot erase the account.
+    password = forms.CharField(
+        label="Your current password", strip=False, max_length=4096, widget=forms.PasswordInput(render_value=False)
+    )
+    confirm = forms.BooleanField(
+        label="I understand that my account, history, likes, playlists and uploads will be deleted for good."
+    )
+
+    def __init__(self, user: AbstractBaseUser, *args: object, **kwargs: object) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your current password.", code="password_incorrect")
+        return password
+
+
+@require_GET
+@login_required
+def account_data(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/account.html", {"summary": account_summary(request.user)})
+
+
+# never_cache sends "no-store, private": the file must stay out of shared and disk caches.
+@never_cache
+@require_GET
+@login_required
+def account_data_download(request: HttpRequest) -> HttpResponse:
+    data = account_export(request.user, absolute_url=request.build_absolute_uri)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False).encode(), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(True, export_filename(request.user))
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def account_delete(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = DeleteAccountForm(user, request.POST if request.method == "POST" else None)
+    refusal = deletion_refusal(user)
+    if request.method == "POST" and refusal is None and form.is_valid():
+        refusal = delete_account(user)
+        if refusal is None:
+            username = user.get_username()
+            logout(request)
+            messages.success(request, f"The account “{username}” and everything in it were deleted.")
+            return redirect("login")
+    context = {"form": form, "refusal": refusal, "summary": account_summary(user)}
+    return render(request, "registration/account_delete.html", context, status=400 if request.method == "POST" else 200)

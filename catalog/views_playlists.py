@@ -1,0 +1,504 @@
+"""Playlists: make, edit, reorder, share, export and import them.
+
+Every owner-only view fetches its playlist through ``_get_playlist_for_user`` (another person's playlist
+answers 404), and shared views through ``_get_shared_playlist`` (a private playlist's link answers 404).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import PurePath
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from catalog.models import Playlist, PlaylistChanged, PlaylistItem, Song
+from catalog.playlist_files import (
+    MAX_IMPORT_BYTES,
+    M3uFile,
+    PlaylistFileError,
+    Track,
+    decode_playlist_bytes,
+    parse_m3u8,
+    write_m3u8,
+    write_xspf,
+)
+
+NAME_MAX_LENGTH = Playlist._meta.get_field("name").max_length
+DESCRIPTION_MAX_LENGTH = Playlist._meta.get_field("description").max_length
+IMPORT_SUFFIXES = (".m3u8", ".m3u")
+# The "+" menu beside each song lists the most recently changed playlists; the full page lists them all.
+MENU_PLAYLISTS = 12
+EXPORT_TYPES = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
+# The most item ids a reorder may send: far above any real playlist, low enough to refuse a forged flood quickly.
+MAX_REORDER_IDS = 10_000
+_ID = re.compile(r"[0-9]{1,18}")
+_FOCUS = re.compile(r"([0-9]{1,18})-(up|down|remove)")
+
+
+class PlaylistForm(forms.Form):
+    name = forms.CharField(
+        max_length=NAME_MAX_LENGTH,
+        error_messages={
+            "required": "A playlist needs a name.",
+            "max_length": f"A name can be at most {NAME_MAX_LENGTH} characters.",
+            "null_characters_not_allowed": "A name cannot contain NUL characters.",
+        },
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "max_length": f"A description can be at most {DESCRIPTION_MAX_LENGTH} characters.",
+            "null_characters_not_allowed": "A description cannot contain NUL characters.",
+        },
+    )
+
+    def clean_name(self) -> str:
+        # Names are shown on one line, in menus and file names: no runs of spaces, no line breaks.
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("A playlist needs a name.")
+        return name
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="M3U8 file",
+        error_messages={"required": "Choose an .m3u8 file to import.", "empty": "The file is empty."},
+        widget=forms.ClearableFileInput(attrs={"accept": ".m3u8,.m3u,audio/x-mpegurl,application/vnd.apple.mpegurl"}),
+    )
+    name = forms.CharField(
+        label="Name (optional)",
+        required=False,
+        max_length=NAME_MAX_LENGTH,
+        help_text="Without one, the playlist is named after the file.",
+        error_messages={
+            "max_length": f"A name can be at most {NAME_MAX_LENGTH} characters.",
+            "null_characters_not_allowed": "A name cannot contain NUL characters.",
+        },
+    )
+
+    parsed: M3uFile
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+        if PurePath(upload.name).suffix.lower() not in IMPORT_SUFFIXES:
+            raise forms.ValidationError("Import an .m3u8 or .m3u playlist file.")
+        try:
+            text = decode_playlist_bytes(upload.read(MAX_IMPORT_BYTES + 1))
+        except PlaylistFileError as error:
+            raise forms.ValidationError(str(error)) from None
+        self.parsed = parse_m3u8(text)
+        return upload
+
+    def playlist_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            stem = PurePath(self.cleaned_data["file"].name).stem
+            name = " ".join("".join(ch for ch in stem if ch.isprintable()).replace("_", " ").split())
+        return name[:NAME_MAX_LENGTH] or "Imported playlist"
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    """Whether to answer with a piece of a page: htmx asked for one (a move, the "+" menu). Boosted links and
+    forms are whole-page navigation (the player keeps playing across them), so they get whole pages."""
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
+
+
+def _get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
+    """The request user's own playlist, or 404: another person's playlists do not exist for them."""
+    return get_object_or_404(Playlist.objects.owned_by(request.user), pk=pk)
+
+
+def _get_shared_playlist(token: UUID) -> Playlist:
+    """A public playlist by its share token, or 404: the link of a private playlist shows nothing at all."""
+    return get_object_or_404(Playlist.objects.public().select_related("owner"), share_token=token)
+
+
+@require_GET
+@login_required
+def playlist_list(request: HttpRequest) -> HttpResponse:
+    return _render_list(request)
+
+
+def _render_list(
+    request: HttpRequest,
+    *,
+    create_form: PlaylistForm | None = None,
+    import_form: ImportForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "playlists": Playlist.objects.owned_by(request.user).with_song_counts().select_related("seed"),
+        "create_form": create_form or PlaylistForm(),
+        "import_form": import_form or ImportForm(),
+    }
+    return render(request, "catalog/playlist_list.html", context, status=status)
+
+
+@require_POST
+@login_required
+def playlist_create(request: HttpRequest) -> HttpResponse:
+    form = PlaylistForm(request.POST)
+    if not form.is_valid():
+        return _render_list(request, create_form=form, status=400)
+    playlist = Playlist.objects.create(owner=request.user, **form.cleaned_data)
+    messages.success(request, f"Created “{playlist.name}”. Add songs with the + beside any song.")
+    return redirect(playlist)
+
+
+@require_GET
+@login_required
+def playlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    focus = None
+    # After a move without JavaScript, the button pressed keeps the focus on the reloaded page.
+    if match := _FOCUS.fullmatch(request.GET.get("focus", "")):
+        focus = {"item": int(match[1]), "control": match[2]}
+    return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist, focus=focus))
+
+
+def _detail_context(request: HttpRequest, playlist: Playlist, **extra: Any) -> dict[str, Any]:
+    visible = Song.objects.visible_to(request.user).filter(pk=OuterRef("song_id"))
+    # The owner sees every item, even one whose song they can no longer play (an upload taken out of the
+    # catalogue), so the order they send back names all of them; that song is shown without its title.
+    items = list(
+        playlist.items.annotate(song_visible=Exists(visible))
+        .select_related("song__artist", "song__album")
+        .prefetch_related("song__genres", "song__predicted_genres")
+    )
+    for item in items:
+        item.label = item.song.title if item.song_visible else "a song you can no longer play"
+    seed = None
+    if playlist.seed_id and Song.objects.visible_to(request.user).filter(pk=playlist.seed_id).exists():
+        seed = playlist.seed
+    return {
+        "playlist": playlist,
+        "items": items,
+        "seed": seed,
+        "edit_form": PlaylistForm(initial={"name": playlist.name, "description": playlist.description}),
+        "share_url": request.build_absolute_uri(playlist.get_share_url()) if playlist.is_public else "",
+        **extra,
+    }
+
+
+@require_POST
+@login_required
+def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit the name and description; a form that sends only a name leaves the description as it was."""
+    playlist = _get_playlist_for_user(request, pk)
+    data = request.POST.copy()
+    data.setdefault("description", playlist.description)
+    form = PlaylistForm(data)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist), status=400)
+    renamed = form.cleaned_data["name"] != playlist.name
+    playlist.name, playlist.description = form.cleaned_data["name"], form.cleaned_data["description"]
+    playlist.save(update_fields=["name", "description", "updated_at"])
+    messages.success(request, f"Renamed to “{playlist.name}”." if renamed else f"Saved “{playlist.name}”.")
+    return redirect(playlist)
+
+
+@require_POST
+@login_required
+def playlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    name = playlist.name
+    playlist.delete()
+    messages.success(request, f"Deleted “{name}”.")
+    return redirect("catalog:playlist_list")
+
+
+@require_POST
+@login_required
+def playlist_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = _get_playlist_for_user(request, pk).duplicate(request.user)
+    messages.success(request, f"Made “{copy.name}”, a private copy.")
+    return redirect(copy)
+
+
+@require_POST
+@login_required
+def playlist_visibility(request: HttpRequest, pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    choice = request.POST.get("public")
+    if choice not in ("1", "0"):
+        return _refuse(request, playlist, "Choose whether the playlist is public or private.", status=400)
+    playlist.is_public = choice == "1"
+    playlist.save(update_fields=["is_public", "updated_at"])
+    if playlist.is_public:
+        messages.success(request, f"“{playlist.name}” is public: anyone with its link can see it.")
+    else:
+        messages.success(request, f"“{playlist.name}” is private: its link shows nothing any more.")
+    return redirect(playlist)
+
+
+@require_POST
+@login_required
+def playlist_move_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Move a song one place up or down: the keyboard's way to reorder (buttons in real forms)."""
+    playlist = _get_playlist_for_user(request, pk)
+    item = get_object_or_404(playlist.items.all(), pk=item_pk)
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return _refuse(request, playlist, "A song moves up or down.", status=400)
+    try:
+        position = playlist.move_item_by(item, -1 if direction == "up" else 1)
+    except PlaylistChanged:
+        return _refuse(request, playlist, "That song is no longer in the playlist.", status=409)
+    total = playlist.items.count()
+    return _changed(
+        request,
+        playlist,
+        f"Moved {_song_label(request, item)} to position {position} of {total}.",
+        focus={"item": item.pk, "control": direction},
+    )
+
+
+@require_POST
+@login_required
+def playlist_reorder(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the order a drag and drop left: ``order`` holds the item ids, each once, comma-separated.
+
+    One field rather than one per item: Django refuses a form of more than 1,000 fields, and an imported
+    playlist may be longer than that.
+    """
+    playlist = _get_playlist_for_user(request, pk)
+    sent = request.POST.get("order", "").split(",")
+    if len(sent) > MAX_REORDER_IDS or not all(_ID.fullmatch(value) for value in sent):
+        return _refuse(request, playlist, "The new order could not be read; nothing was moved.", status=400)
+    try:
+        playlist.reorder([int(value) for value in sent])
+    except PlaylistChanged:
+        return _refuse(
+            request,
+            playlist,
+            "The playlist changed meanwhile (in another tab?), so nothing was moved: here it is as it is now.",
+            status=409,
+        )
+    return _changed(request, playlist, "Saved the new order.")
+
+
+@require_POST
+@login_required
+def playlist_remove_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    playlist = _get_playlist_for_user(request, pk)
+    item = get_object_or_404(playlist.items.all(), pk=item_pk)
+    label = _song_label(request, item)
+    playlist.remove_item(item)
+    # Keyboard users keep their place: the focus goes to the song that took the removed one's place.
+    ids = list(playlist.items.values_list("pk", flat=True))
+    focus = {"item": ids[min(item.position, len(ids)) - 1], "control": "remove"} if ids else None
+    return _changed(request, playlist, f"Removed {label}.", focus=focus)
+
+
+def _song_label(request: HttpRequest, item: PlaylistItem) -> str:
+    # An item whose song the owner can no longer see is not named: it may be someone else's private upload.
+    song = Song.objects.visible_to(request.user).filter(pk=item.song_id).first()
+    return f"“{song.title}”" if song else "a song you can no longer play"
+
+
+def _changed(
+    request: HttpRequest, playlist: Playlist, status_text: str, *, focus: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The answer to a change of the list: the list itself for htmx, else back to the playlist page."""
+    if _wants_fragment(request):
+        context = _detail_context(request, playlist, status_text=status_text, focus=focus)
+        return render(request, "catalog/playlist_detail.html#items", context)
+    messages.success(request, status_text)
+    url = playlist.get_absolute_url()
+    if focus:
+        url += f"?focus={focus['item']}-{focus['control']}#item-{focus['item']}"
+    return redirect(url)
+
+
+def _refuse(request: HttpRequest, playlist: Playlist, reason: str, *, status: int) -> HttpResponse:
+    """Nothing changed: say why, with the list as it is now."""
+    if _wants_fragment(request):
+        # htmx swaps only 2xx answers; the list as it is now must replace what the page shows.
+        context = _detail_context(request, playlist, status_text=reason, status_error=True)
+        return render(request, "catalog/playlist_detail.html#items", context)
+    messages.error(request, reason)
+    return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist), status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def playlist_add_song(request: HttpRequest, song_pk: int) -> HttpResponse:
+    """Choose a playlist for a song (GET: the page, or the "+" menu's body for htmx), or add it (POST)."""
+    song = get_object_or_404(Song.objects.visible_to(request.user).select_related("artist"), pk=song_pk)
+    next_url = _safe_next(request)
+    if request.method == "GET":
+        return _render_chooser(request, song, next_url)
+    new_form = None
+    if "playlist" in request.POST:
+        chosen = request.POST["playlist"]
+        if not _ID.fullmatch(chosen):
+            return _render_chooser(request, song, next_url, error="Choose one of your playlists.", status=400)
+        playlist = _get_playlist_for_user(request, int(chosen))
+    else:
+        new_form = PlaylistForm(request.POST)
+        if not new_form.is_valid():
+            error = " ".join(e for errors in new_form.errors.values() for e in errors)
+            return _render_chooser(request, song, next_url, error=error, status=400)
+        playlist = Playlist.objects.create(owner=request.user, **new_form.cleaned_data)
+    added = playlist.add_song(song)
+    if added:
+        text = f"Added “{song.title}” to “{playlist.name}”."
+    else:
+        text = f"“{song.title}” is already in “{playlist.name}”."
+    if _wants_fragment(request):
+        return _render_chooser(request, song, next_url, result={"playlist": playlist, "added": added, "text": text})
+    messages.add_message(request, messages.SUCCESS if added else messages.INFO, text)
+    return redirect(next_url or playlist.get_absolute_url())
+
+
+def _render_chooser(
+    request: HttpRequest,
+    song: Song,
+    next_url: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    in_playlist = PlaylistItem.objects.filter(playlist=OuterRef("pk"), song=song)
+    playlists = Playlist.objects.owned_by(request.user).annotate(has_song=Exists(in_playlist))
+    partial = _wants_fragment(request)
+    context = {
+        "song": song,
+        "next": next_url,
+        "playlists": playlists[:MENU_PLAYLISTS] if partial else playlists,
+        "more_playlists": partial and playlists[MENU_PLAYLISTS : MENU_PLAYLISTS + 1].exists(),
+        "result": result,
+        "error": error,
+    }
+    if partial:
+        # htmx swaps only 2xx answers, and the menu must show what went wrong.
+        return render(request, "catalog/playlist_add_song.html#chooser", context)
+    if error:
+        messages.error(request, error)
+    return render(request, "catalog/playlist_add_song.html", context, status=status)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """The page to go back to after adding a song: only a URL of this site, never one elsewhere."""
+    candidate = (request.POST.get("next") or request.GET.get("next") or "")[:2000]
+    if "\x00" in candidate:
+        return ""
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+@require_GET
+def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
+    """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
+    playlist = _get_shared_playlist(token)
+    items = list(playlist.visible_items(request.user))
+    context = {
+        "playlist": playlist,
+        "items": items,
+        "hidden_count": playlist.items.count() - len(items),
+        "is_owner": request.user.is_authenticated and playlist.owner_id == request.user.pk,
+    }
+    return render(request, "catalog/playlist_shared.html", context)
+
+
+@require_POST
+@login_required
+def playlist_shared_copy(request: HttpRequest, token: UUID) -> HttpResponse:
+    copy = _get_shared_playlist(token).duplicate(request.user)
+    messages.success(request, f"Saved “{copy.name}” to your playlists.")
+    return redirect(copy)
+
+
+@require_GET
+@login_required
+def playlist_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    return _export(request, _get_playlist_for_user(request, pk), fmt)
+
+
+@require_GET
+def playlist_shared_export(request: HttpRequest, token: UUID, fmt: str) -> HttpResponse:
+    return _export(request, _get_shared_playlist(token), fmt)
+
+
+def _export(request: HttpRequest, playlist: Playlist, fmt: str) -> HttpResponse:
+    """The playlist as an M3U8 or XSPF download, listing only the songs the downloader may see."""
+    if fmt not in EXPORT_TYPES:
+        raise Http404("Playlists export as .m3u8 or .xspf.")
+    tracks = [
+        Track(
+            location=request.build_absolute_uri(reverse("catalog:song_audio", args=[item.song_id])),
+            title=item.song.title,
+            artist=item.song.artist.name,
+            album=item.song.album.title if item.song.album else "",
+            duration=item.song.duration,
+        )
+        for item in playlist.visible_items(request.user).prefetch_related(None)
+    ]
+    if fmt == "m3u8":
+        data = write_m3u8(tracks, title=playlist.name).encode()
+    else:
+        share_url = request.build_absolute_uri(playlist.get_share_url()) if playlist.is_public else ""
+        data = write_xspf(tracks, title=playlist.name, annotation=playlist.description, location=share_url)
+    response = FileResponse(
+        io.BytesIO(data),
+        as_attachment=True,
+        filename=f"{_download_name(playlist.name)}.{fmt}",
+        content_type=f"{EXPORT_TYPES[fmt]}; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _download_name(name: str) -> str:
+    """A file name any system accepts: letters, digits, spaces and a little punctuation; the rest becomes "_"."""
+    stem = re.sub(r"[^\w ().,'&+-]+", "_", name).strip(" ._")[:100]
+    return stem or "playlist"
+
+
+@require_POST
+@login_required
+def playlist_import(request: HttpRequest) -> HttpResponse:
+    """A new playlist from an M3U8 file, matched by title and artist; the page lists what did not match."""
+    try:
+        form = ImportForm(request.POST, request.FILES)
+        valid = form.is_valid()
+    except RequestDataTooBig:
+        return _refuse_import(request, "The request is too large.")
+    # The upload handler stopped reading at the site's upload limit; nothing of the file was kept.
+    if getattr(request, "upload_too_large", False):
+        return _refuse_import(request, f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+    if not valid:
+        return _render_list(request, import_form=form, status=400)
+    parsed = form.parsed
+    result = Playlist.objects.import_m3u(owner=request.user, name=form.playlist_name(), entries=parsed.entries)
+    context = {"result": result, "bad_lines": parsed.bad_lines, "name": form.playlist_name()}
+    return render(request, "catalog/playlist_import.html", context)
+
+
+def _refuse_import(request: HttpRequest, reason: str) -> HttpResponse:
+    messages.error(request, reason)
+    return _render_list(request, status=413)

@@ -1,0 +1,466 @@
+// Musrec's player. One <audio> lives in a bar outside #page, the part of the document that navigation
+// replaces: links and forms are boosted by htmx (hx-boost on <body>) and their answers swapped into #page
+// only, so the music goes on from page to page. The bar keeps a queue; any element with data-queue is a
+// list to queue from. Every play of every <audio> on the site is reported to the server: how many seconds
+// were really heard (timeupdate steps while playing; seeks are not listening) and whether it reached the end.
+(function () {
+  "use strict";
+
+  var bar = document.getElementById("player-bar");
+  if (!bar) return;
+  var audio = bar.querySelector("audio");
+  var titleLink = bar.querySelector(".player-title");
+  var artistLabel = bar.querySelector(".player-artist");
+  var idleLabel = bar.querySelector(".player-idle");
+  var toggleButton = bar.querySelector(".player-toggle");
+  var previousButton = bar.querySelector(".player-previous");
+  var nextButton = bar.querySelector(".player-next");
+  var seek = bar.querySelector(".player-seek");
+  var timeLabel = bar.querySelector(".player-time");
+  var durationLabel = bar.querySelector(".player-duration");
+  var addLink = bar.querySelector(".player-add");
+  var queueList = bar.querySelector(".player-queue-list");
+  var queueCount = bar.querySelector(".player-queue-count");
+
+  var RECORD_URL = bar.dataset.recordUrl;
+  var CSRF_TOKEN = bar.dataset.csrfToken;
+  var STORAGE_KEY = "musrec-player-" + bar.dataset.user;
+  // timeupdate comes every quarter second or so; a longer step is a jump, not listening.
+  var MAX_STEP_SECONDS = 5;
+  // "Previous" restarts the song when this far in, as music players do.
+  var RESTART_AFTER_SECONDS = 3;
+
+  var queue = [];
+  var index = -1;
+  var seeking = false;
+  // One listening session per <audio> element: {songId, heard, last}.
+  var sessions = new Map();
+
+  function current() { return index >= 0 && index < queue.length ? queue[index] : null; }
+
+  function clock(seconds) {
+    if (!isFinite(seconds) || seconds < 0) seconds = 0;
+    var s = Math.floor(seconds);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  // ---- Recording plays ------------------------------------------------------------------------
+
+  function songIdOf(media) {
+    if (media === audio) return audio.dataset.songId || null;
+    // Other players on a page (the song page's own) play /songs/<id>/audio.
+    var match = /\/songs\/(\d+)\/audio(?:$|[?#])/.exec(media.currentSrc || media.src || "");
+    return match ? match[1] : null;
+  }
+
+  function startSession(media) {
+    var songId = songIdOf(media);
+    if (!songId) return null;
+    var session = sessions.get(media);
+    if (session && session.songId !== songId) {
+      flush(media, false);
+      session = null;
+    }
+    if (!session) {
+      session = { songId: songId, heard: 0, last: null };
+      sessions.set(media, session);
+    }
+    return session;
+  }
+
+  function accumulate(media) {
+    var session = sessions.get(media);
+    if (!session) return;
+    if (session.last !== null && !media.seeking) {
+      var step = media.currentTime - session.last;
+      if (step > 0 && step < MAX_STEP_SECONDS) session.heard += step;
+    }
+    session.last = media.paused || media.seeking ? null : media.currentTime;
+  }
+
+  // A beacon survives the page going away; fetch is for waiting on the answer, or where beacons are refused.
+  function send(songId, seconds, ended, wait) {
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", CSRF_TOKEN);
+    data.append("song", songId);
+    data.append("seconds", seconds.toFixed(2));
+    data.append("ended", ended ? "1" : "0");
+    if (!wait && navigator.sendBeacon && navigator.sendBeacon(RECORD_URL, data)) return Promise.resolve();
+    return fetch(RECORD_URL, { method: "POST", body: data, credentials: "same-origin", keepalive: true })
+      .catch(function () {});
+  }
+
+  function flush(media, ended, wait) {
+    var session = sessions.get(media);
+    if (!session) return Promise.resolve();
+    if (!ended) accumulate(media);
+    sessions.delete(media);
+    var heard = session.heard;
+    if (isFinite(media.duration)) heard = Math.min(heard, media.duration);
+    return send(session.songId, heard, ended, wait);
+  }
+
+  function flushAll(wait) {
+    var pending = [];
+    sessions.forEach(function (_, media) { pending.push(flush(media, false, wait)); });
+    return Promise.all(pending);
+  }
+
+  function onMediaEvent(event) {
+    var media = event.target;
+    if (!(media instanceof HTMLMediaElement)) return;
+    switch (event.type) {
+      case "play":
+        // One thing plays at a time: the bar or a player on the page.
+        document.querySelectorAll("audio, video").forEach(function (other) {
+          if (other !== media && !other.paused) other.pause();
+        });
+        break;
+      case "playing":
+        var session = startSession(media);
+        if (session) session.last = media.currentTime;
+        break;
+      case "timeupdate":
+        if (!sessions.has(media) && !media.paused) startSession(media);
+        accumulate(media);
+        break;
+      case "pause":
+        accumulate(media);
+        break;
+      case "seeking":
+        accumulate(media);
+        if (sessions.has(media)) sessions.get(media).last = null;
+        break;
+      case "seeked":
+        if (sessions.has(media)) sessions.get(media).last = media.paused ? null : media.currentTime;
+        break;
+      case "ended":
+        accumulate(media);
+        flush(media, true);
+        if (media === audio) next();
+        break;
+      case "error":
+        // A song whose file is gone (deleted meanwhile): go on with the queue.
+        if (media === audio && audio.getAttribute("src")) next();
+        break;
+    }
+    if (media === audio) showState();
+  }
+  ["play", "playing", "timeupdate", "pause", "seeking", "seeked", "ended", "error"].forEach(function (type) {
+    // Media events do not bubble; listening in the capture phase catches every player, present or future.
+    document.addEventListener(type, onMediaEvent, true);
+  });
+
+  // A player on a page that navigation replaced is gone: what it played so far is one play.
+  function flushDetached() {
+    sessions.forEach(function (_, media) {
+      if (media !== audio && !media.isConnected) flush(media, false);
+    });
+  }
+
+  // ---- The queue ------------------------------------------------------------------------------
+
+  function trackOf(button) {
+    return {
+      id: button.dataset.songId,
+      src: button.dataset.src,
+      title: button.dataset.title,
+      artist: button.dataset.artist,
+      url: button.dataset.url,
+    };
+  }
+
+  function load(position, autoplay) {
+    if (position < 0 || position >= queue.length) return;
+    flush(audio, false);
+    index = position;
+    var track = queue[index];
+    audio.dataset.songId = track.id;
+    audio.src = track.src;
+    if (autoplay) audio.play().catch(function () {});
+    render();
+    save();
+  }
+
+  function setQueue(tracks, position) {
+    queue = tracks;
+    load(position, true);
+  }
+
+  function next() {
+    if (index + 1 < queue.length) load(index + 1, true);
+  }
+
+  function previous() {
+    if (audio.currentTime > RESTART_AFTER_SECONDS || index <= 0) {
+      audio.currentTime = 0;
+    } else {
+      load(index - 1, true);
+    }
+  }
+
+  function toggle() {
+    if (!current()) return;
+    if (!audio.getAttribute("src")) {
+      load(index, true);
+    } else if (audio.paused) {
+      audio.play().catch(function () {});
+    } else {
+      audio.pause();
+    }
+  }
+
+  function buttonsIn(container) {
+    return Array.prototype.filter.call(container.querySelectorAll("button.play"), function (button) {
+      return !bar.contains(button);
+    });
+  }
+
+  // The list a play button belongs to: a data-queue container, else the list or table it sits in, else the page.
+  function containerOf(element) {
+    return element.closest("[data-queue]") || element.closest("ol, ul, table") || element.closest("main") || document;
+  }
+
+  function playFromButton(button) {
+    var track = current();
+    if (track && track.id === button.dataset.songId && audio.getAttribute("src")) {
+      toggle();
+      return;
+    }
+    var buttons = buttonsIn(containerOf(button));
+    setQueue(buttons.map(trackOf), Math.max(buttons.indexOf(button), 0));
+  }
+
+  function playAll(button) {
+    var target = button.dataset.queueTarget ? document.querySelector(button.dataset.queueTarget) : null;
+    var container = target || button.closest("[data-queue]") || button.closest("main") || document;
+    var buttons = buttonsIn(container);
+    if (buttons.length) setQueue(buttons.map(trackOf), 0);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button.play");
+    if (button && !bar.contains(button)) {
+      playFromButton(button);
+      return;
+    }
+    button = event.target.closest("button.play-all");
+    if (button) playAll(button);
+  });
+
+  toggleButton.addEventListener("click", toggle);
+  nextButton.addEventListener("click", next);
+  previousButton.addEventListener("click", previous);
+  queueList.addEventListener("click", function (event) {
+    var item = event.target.closest("button[data-index]");
+    if (item) load(Number(item.dataset.index), true);
+  });
+
+  seek.addEventListener("input", function () {
+    seeking = true;
+    timeLabel.textContent = clock(Number(seek.value));
+  });
+  seek.addEventListener("change", function () {
+    seeking = false;
+    if (audio.getAttribute("src")) audio.currentTime = Number(seek.value);
+  });
+
+  // ---- Showing it -----------------------------------------------------------------------------
+
+  // Links the bar changes are boosted again, so they navigate inside #page like the rest.
+  function setHref(link, href) {
+    if (link.getAttribute("href") === href) return;
+    link.setAttribute("href", href);
+    if (window.htmx) window.htmx.process(link);
+  }
+
+  function markButtons() {
+    var track = current();
+    document.querySelectorAll("button.play").forEach(function (button) {
+      button.classList.toggle("playing", !!track && button.dataset.songId === track.id);
+    });
+  }
+
+  function showState() {
+    var playing = !audio.paused;
+    toggleButton.textContent = playing ? "⏸" : "▶";
+    toggleButton.setAttribute("aria-label", playing ? "Pause" : "Play");
+    var duration = isFinite(audio.duration) ? audio.duration : 0;
+    seek.max = String(duration);
+    seek.disabled = !duration;
+    if (!seeking) {
+      seek.value = String(audio.currentTime || 0);
+      timeLabel.textContent = clock(audio.currentTime);
+    }
+    durationLabel.textContent = clock(duration);
+    seek.setAttribute("aria-valuetext", clock(audio.currentTime) + " of " + clock(duration));
+  }
+
+  function render() {
+    var track = current();
+    titleLink.hidden = artistLabel.hidden = !track;
+    idleLabel.hidden = !!track;
+    toggleButton.disabled = !track;
+    previousButton.disabled = !track;
+    nextButton.disabled = !track || index + 1 >= queue.length;
+    if (track) {
+      titleLink.textContent = track.title;
+      setHref(titleLink, track.url);
+      artistLabel.textContent = track.artist;
+      if ("mediaSession" in navigator && window.MediaMetadata) {
+        navigator.mediaSession.metadata = new MediaMetadata({ title: track.title, artist: track.artist });
+      }
+    }
+    if (addLink) {
+      addLink.hidden = !track;
+      // The link was rendered for song 0; the current song takes its place.
+      if (track) setHref(addLink, addLink.dataset.hrefTemplate.replace(/([\/=])0(?=$|[\/?&#])/, "$1" + track.id));
+    }
+    queueCount.textContent = String(queue.length);
+    queueList.replaceChildren.apply(queueList, queue.map(function (item, position) {
+      var li = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.dataset.index = String(position);
+      button.textContent = item.title + " · " + item.artist;
+      button.setAttribute("aria-label", "Play " + item.title + " by " + item.artist);
+      if (position === index) {
+        li.className = "current";
+        li.setAttribute("aria-current", "true");
+      }
+      li.appendChild(button);
+      return li;
+    }));
+    markButtons();
+    showState();
+  }
+
+  if ("mediaSession" in navigator) {
+    try {
+      navigator.mediaSession.setActionHandler("nexttrack", next);
+      navigator.mediaSession.setActionHandler("previoustrack", previous);
+    } catch (error) { /* an action this browser does not know */ }
+  }
+
+  // ---- Surviving a full page load (admin pages, a reload): the queue comes back, paused -----------
+
+  function save() {
+    try {
+      sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ queue: queue, index: index, time: audio.currentTime || 0 }));
+    } catch (error) { /* storage full or refused: the queue just does not come back */ }
+  }
+
+  function restore() {
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null"); } catch (error) { saved = null; }
+    if (!saved || !Array.isArray(saved.queue) || !saved.queue.length) return;
+    queue = saved.queue;
+    index = Math.min(Math.max(saved.index | 0, 0), queue.length - 1);
+    audio.dataset.songId = queue[index].id;
+    audio.preload = "metadata";
+    audio.src = queue[index].src;
+    if (saved.time > 0) {
+      audio.addEventListener("loadedmetadata", function () { audio.currentTime = saved.time; }, { once: true });
+    }
+  }
+
+  window.addEventListener("pagehide", function () {
+    save();
+    flushAll();
+  });
+
+  // Logging out ends the session the plays are recorded under: report first, forget the queue, then go.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form[data-logout]")) return;
+    try {
+      sessionStorage.removeItem(STORAGE_KEY);
+      sessionStorage.removeItem("htmx-history-cache");
+    } catch (error) { /* nothing stored */ }
+    if (!sessions.size) return;
+    event.preventDefault();
+    audio.pause();
+    // Waited for, not a beacon: a beacon could arrive after the logout and be turned away.
+    flushAll(true).then(function () { form.submit(); });
+  }, true);
+
+  // ---- Navigation: boosted answers replace #page, nothing else ----------------------------------
+
+  function pageElement() { return document.getElementById("page"); }
+
+  // htmx sends a boosted form even when its onsubmit="return confirm(...)" said no. Ask before htmx
+  // hears of the submit, and stop the event there if the answer was no.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var inline = form.onsubmit;
+    if (typeof inline !== "function") return;
+    form.onsubmit = null;
+    setTimeout(function () { form.onsubmit = inline; });
+    if (inline.call(form, event) === false || event.defaultPrevented) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.body.addEventListener("htmx:confirm", function (event) {
+    // A download is not a page: let the browser fetch it.
+    var element = event.detail.elt;
+    if (element && element.matches && element.matches("a[download]")) {
+      event.preventDefault();
+      window.location.assign(element.href);
+    }
+  });
+
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.boosted) return;
+    var xhr = detail.xhr;
+    var url = xhr.responseURL || detail.pathInfo.requestPath;
+    var isGet = (detail.requestConfig.verb || "get").toLowerCase() === "get";
+    if ((xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === -1) {
+      // Audio, a licence text, a file to download: the browser shows those itself.
+      detail.shouldSwap = false;
+      if (isGet) window.location.assign(url);
+      return;
+    }
+    var page = new DOMParser().parseFromString(xhr.responseText, "text/html").getElementById("page");
+    if (page && page.dataset.playerUser === bar.dataset.user) {
+      detail.target = pageElement();
+      detail.selectOverride = "#page";
+      detail.swapOverride = "outerHTML show:window:top";
+      detail.shouldSwap = true;
+      // A form answered 400 with its errors is a page to show, not a failure.
+      detail.isError = false;
+    } else if (xhr.status >= 400) {
+      // An error page of its own (403, 404, 500): shown in place of the page, the music goes on.
+      detail.target = pageElement();
+      detail.selectOverride = "unset";
+      detail.swapOverride = "innerHTML show:window:top";
+      detail.shouldSwap = true;
+    } else {
+      // A page for someone else (logged out, or another account in another tab), or not ours at all
+      // (the admin): load it for real so its own scripts, header and CSRF token are right.
+      detail.shouldSwap = false;
+      if (isGet) window.location.assign(url);
+      else window.location.reload();
+    }
+  });
+
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    flushDetached();
+    markButtons();
+    if (event.detail.boosted) {
+      // Screen readers start reading the new page, not the link that has gone.
+      var main = document.querySelector("#page main");
+      if (main) main.focus({ preventScroll: true });
+    }
+  });
+  document.body.addEventListener("htmx:historyRestore", function () {
+    flushDetached();
+    markButtons();
+  });
+  if (window.htmx) window.htmx.onLoad(markButtons);
+
+  restore();
+  render();
+})();

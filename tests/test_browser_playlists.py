@@ -1,0 +1,158 @@
+"""Playlists in a real browser: make one, fill it from the catalogue, reorder it by keyboard and by dragging,
+share it with a visitor and with another listener, export it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from catalog.models import Playlist, PlaylistItem
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
+from tests.conftest import PASSWORD
+from tests.factories import make_song
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+expect = playwright_api.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=CHROMIUM_MISSING)]
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".who")).to_have_text(username)
+
+
+def row_titles(page) -> list[str]:
+    return page.locator("#playlist-items ol.playlist > li .what > a").all_inner_texts()
+
+
+def saved_titles(playlist: Playlist) -> list[str]:
+    return list(PlaylistItem.objects.filter(playlist=playlist).values_list("song__title", flat=True))
+
+
+def expect_focus_on(page, label: str) -> None:
+    # htmx moves the focus (autofocus) when the swapped list settles, a moment after the swap itself.
+    expect(page.locator(":focus")).to_have_attribute("aria-label", label)
+
+
+def test_a_listener_makes_a_playlist_reorders_it_by_keyboard_then_shares_and_exports_it(
+    page, alice, bob, live_server, tmp_path
+):
+    for title in ("Alpha", "Bravo", "Charlie"):
+        make_song(title=title, artist="The Band")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, "alice")
+
+    page.get_by_role("link", name="Playlists").click()
+    page.get_by_label("Name").fill("Road trip")
+    page.get_by_label("Description (optional)").fill("For the A7")
+    page.get_by_role("button", name="Create playlist").click()
+    expect(page.get_by_role("heading", name="Road trip")).to_be_visible()
+    playlist = Playlist.objects.get(owner=alice)
+
+    # Adding from the catalogue: the "+" menu loads the playlists when it first opens.
+    page.get_by_role("link", name="Browse").click()
+    for title in ("Alpha", "Bravo", "Charlie"):
+        row = page.locator("tr", has=page.get_by_role("link", name=title, exact=True))
+        row.get_by_label(f"Add {title} to a playlist").click()
+        row.get_by_role("button", name="Road trip").click()
+        expect(row.get_by_role("status")).to_have_text(re.compile(f"Added “{title}” to “Road trip”."))
+    assert saved_titles(playlist) == ["Alpha", "Bravo", "Charlie"]
+
+    page.get_by_role("link", name="Open “Road trip”").last.click()
+    expect(page.get_by_role("heading", name="Road trip")).to_be_visible()
+    assert row_titles(page) == ["Alpha", "Bravo", "Charlie"]
+
+    # Keyboard: the pressed button keeps the focus after htmx swaps the list, so pressing again goes on.
+    page.evaluate("window.musrecMarker = 'same page'")
+    page.get_by_role("button", name="Move Alpha down").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Alpha” to position 2 of 3.")
+    assert row_titles(page) == ["Bravo", "Alpha", "Charlie"]
+    expect_focus_on(page, "Move Alpha down")
+    page.keyboard.press("Enter")
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Alpha” to position 3 of 3.")
+    assert row_titles(page) == ["Bravo", "Charlie", "Alpha"]
+    expect_focus_on(page, "Move Alpha down")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # "Move Alpha up"
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Alpha” to position 2 of 3.")
+    expect_focus_on(page, "Move Alpha up")
+    assert page.evaluate("window.musrecMarker") == "same page"
+    assert saved_titles(playlist) == ["Bravo", "Alpha", "Charlie"]
+
+    # Sharing.
+    page.get_by_role("button", name="Make public and get a share link").click()
+    share_url = f"{live_server.url}/shared/{playlist.share_token}/"
+    expect(page.get_by_label("Share link")).to_have_value(share_url)
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == share_url
+
+    # Export: a download, in the order just made.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download M3U8").click()
+    assert download.value.suggested_filename == "Road trip.m3u8"
+    exported = tmp_path / "road-trip.m3u8"
+    download.value.save_as(exported)
+    assert [line for line in exported.read_text().splitlines() if line.startswith("#EXTINF")] == [
+        "#EXTINF:1,The Band - Bravo",
+        "#EXTINF:1,The Band - Alpha",
+        "#EXTINF:1,The Band - Charlie",
+    ]
+
+    browser = page.context.browser
+    # A visitor who is not logged in: titles, no audio, no edit controls.
+    visitor = browser.new_context(base_url=live_server.url).new_page()
+    try:
+        visitor.goto(share_url)
+        expect(visitor.get_by_role("heading", name="Road trip")).to_be_visible()
+        expect(visitor.locator("ol.playlist li .what")).to_have_text(
+            [re.compile("^Bravo"), re.compile("^Alpha"), re.compile("^Charlie")]
+        )
+        expect(visitor.get_by_text("to play these songs.")).to_be_visible()
+        expect(visitor.locator("button")).to_have_count(0)
+        expect(visitor.locator("audio")).to_have_count(0)
+    finally:
+        visitor.context.close()
+
+    # Another listener: can play and copy it, cannot change it, and the owner's page does not exist for him.
+    other = browser.new_context(base_url=live_server.url).new_page()
+    try:
+        log_in(other, "bob")
+        other.goto(share_url)
+        expect(other.locator("#page button.play")).to_have_count(3)
+        expect(other.get_by_role("button", name=re.compile("^Move"))).to_have_count(0)
+        expect(other.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+        other.get_by_role("button", name="Save a copy to your playlists").click()
+        expect(other.get_by_role("heading", name="Copy of Road trip")).to_be_visible()
+        assert saved_titles(Playlist.objects.get(owner=bob)) == ["Bravo", "Alpha", "Charlie"]
+        assert other.goto(playlist.get_absolute_url()).status == 404
+    finally:
+        other.context.close()
+
+    # Private again: the link shows nothing.
+    page.get_by_role("button", name="Make private").click()
+    expect(page.get_by_text("is private: its link shows nothing any more.")).to_be_visible()
+    assert page.request.get(share_url).status == 404
+
+
+def test_dragging_a_song_saves_the_new_order(page, alice):
+    playlist = Playlist.objects.create(owner=alice, name="Drag me")
+    for title in ("Alpha", "Bravo", "Charlie"):
+        playlist.add_song(make_song(title=title))
+    log_in(page, "alice")
+    page.goto(playlist.get_absolute_url())
+    rows = page.locator("#playlist-items ol.playlist > li")
+
+    with page.expect_response(lambda response: response.url.endswith("/reorder")) as answer:
+        rows.nth(2).locator(".handle").drag_to(rows.nth(0), target_position={"x": 20, "y": 3})
+
+    assert answer.value.status == 200
+    expect(page.locator("#playlist-status")).to_have_text("Saved the new order.")
+    assert row_titles(page) == ["Charlie", "Alpha", "Bravo"]
+    assert saved_titles(playlist) == ["Charlie", "Alpha", "Bravo"]
