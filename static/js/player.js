@@ -281,9 +281,13 @@
     });
   }
 
+  var PLAY_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M7 4v16l13-8z"/></svg>';
+  var PAUSE_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M6 4h4v16H6zM14 4h4v16h-4z"/></svg>';
+
   function showState() {
     var playing = !audio.paused;
-    toggleButton.textContent = playing ? "⏸" : "▶";
+    // Icons as SVG: the media-control characters (U+23EF and friends) are missing from common fonts.
+    toggleButton.innerHTML = playing ? PAUSE_ICON : PLAY_ICON;
     toggleButton.setAttribute("aria-label", playing ? "Pause" : "Play");
     var duration = isFinite(audio.duration) ? audio.duration : 0;
     seek.max = String(duration);
