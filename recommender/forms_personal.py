@@ -65,13 +65,8 @@ class PathForm(forms.Form):
         super().__init__(*args, **kwargs)
         visible = Song.objects.visible_to(user).select_related("artist", "album")
         # "from" is a Python keyword, so the fields are made here rather than declared above.
-        # One message for a missing song and another person's private one: their existence is not told.
-        message = "That song does not exist or is not one you can choose; search for another."
-        unknown = {"invalid_choice": message, "null_characters_not_allowed": message}
-        self.fields["from"] = forms.ModelChoiceField(
-            queryset=visible, required=False, label="From", error_messages=unknown
-        )
-        self.fields["to"] = forms.ModelChoiceField(queryset=visible, required=False, label="To", error_messages=unknown)
+        self.fields["from"] = forms.ModelChoiceField(queryset=visible, required=False, label="From")
+        self.fields["to"] = forms.ModelChoiceField(queryset=visible, required=False, label="To")
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
