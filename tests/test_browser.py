@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from catalog.importer import Outcome, import_file
 from catalog.models import Genre, Song
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.factories import write_audio
 
@@ -55,14 +55,6 @@ def sign_up(page, username: str) -> None:
     page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text(username)
 
 
 def range_start(response) -> int | None:

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from catalog.models import Album, Rating
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
 from tests.factories import embed, make_song
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -33,14 +32,6 @@ def catalogue(transactional_db) -> None:
         for i in range(1, 6):
             song = make_song(title=f"{kind} {i}", artist=f"{kind} Artist {i}", album=album, track_number=i)
             embed(song, direction + 0.3 * unit(rng.standard_normal(D)))
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text(username)
 
 
 def test_a_new_listener_starts_from_one_song_then_a_like_changes_for_you_at_once(page, alice, catalogue):

@@ -12,8 +12,7 @@ from django.urls import reverse
 
 from catalog.importer import Outcome, import_file
 from catalog.models import Play, Rating, Song
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
 from tests.factories import write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -41,14 +40,6 @@ def songs(tmp_path) -> dict[str, Song]:
         ),
         "cascade": import_song(tmp_path, "cascade.wav", seconds=2, seed=3, title="Cascade", artist="South"),
     }
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text(username)
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:

@@ -8,22 +8,13 @@ import re
 import pytest
 
 from catalog.models import Playlist, PlaylistItem
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
 from tests.factories import make_song
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 expect = playwright_api.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=CHROMIUM_MISSING)]
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text(username)
 
 
 def row_titles(page) -> list[str]:

@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from catalog.importer import Outcome, import_file
 from catalog.models import Playlist, Song
 from recommender.jobs import queue_analysis
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
-from tests.conftest import PASSWORD, run_analysis_worker
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
+from tests.conftest import run_analysis_worker
 from tests.factories import write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -47,14 +47,6 @@ def analysed_catalogue(tmp_path, analysis_queue) -> list[Song]:
     run_analysis_worker()
     assert set(Song.objects.values_list("analysis_status", flat=True)) == {Song.Analysis.DONE}
     return songs
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text(username)
 
 
 def start_worker_process(media_root: Path, log: Path) -> subprocess.Popen[bytes]:
