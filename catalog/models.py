@@ -568,6 +568,27 @@ class PlaylistQuerySet(models.QuerySet["Playlist"]):
     def with_song_counts(self) -> PlaylistQuerySet:
         return self.annotate(song_count=models.Count("items"))
 
+    def create_with_songs(
+        self,
+        *,
+        owner: AbstractBaseUser,
+        name: str,
+        songs: Sequence[Song],
+        similarities: Sequence[float | None] | None = None,
+        seed: Song | None = None,
+    ) -> Playlist:
+        """A new private playlist of ``owner`` holding ``songs`` in order, with each song's ``.similarity``
+        (or ``similarities``), made in one transaction so that no half-filled playlist is ever seen."""
+        if similarities is None:
+            similarities = [getattr(song, "similarity", None) for song in songs]
+        with transaction.atomic():
+            playlist = self.create(owner=owner, name=name, seed=seed)
+            PlaylistItem.objects.bulk_create(
+                PlaylistItem(playlist=playlist, song=song, position=position, similarity=similarity)
+                for position, (song, similarity) in enumerate(zip(songs, similarities, strict=True), start=1)
+            )
+        return playlist
+
     def import_m3u(self, *, owner: AbstractBaseUser, name: str, entries: Sequence[M3uEntry]) -> M3uImport:
         """A new private playlist of ``owner`` with the songs ``entries`` name, among the songs ``owner`` can see.
 
@@ -586,13 +607,8 @@ class PlaylistQuerySet(models.QuerySet["Playlist"]):
                 matched.append((entry, song))
         if not matched:
             return M3uImport(None, matched, unmatched)
-        # One transaction: a failure halfway leaves no half-filled playlist behind.
-        with transaction.atomic():
-            playlist = self.create(owner=owner, name=name)
-            PlaylistItem.objects.bulk_create(
-                PlaylistItem(playlist=playlist, song=song, position=position)
-                for position, (_, song) in enumerate(matched, start=1)
-            )
+        songs = [song for _, song in matched]
+        playlist = self.create_with_songs(owner=owner, name=name, songs=songs, similarities=[None] * len(songs))
         return M3uImport(playlist, matched, unmatched)
 
 

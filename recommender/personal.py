@@ -466,22 +466,3 @@ def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser,
 
 
 # --- Saving ------------------------------------------------------------------------------------------------
-
-
-def save_playlist(
-    owner: AbstractBaseUser,
-    name: str,
-    songs: Sequence[Song],
-    *,
-    similarities: Sequence[float | None] = (),
-    seed: Song | None = None,
-) -> Playlist:
-    """A new private playlist of ``owner`` holding ``songs`` in order."""
-    similarities = list(similarities) or [getattr(s, "similarity", None) for s in songs]
-    with transaction.atomic():
-        playlist = Playlist.objects.create(owner=owner, name=name, seed=seed)
-        PlaylistItem.objects.bulk_create(
-            PlaylistItem(playlist=playlist, song=song, position=i, similarity=similarity)
-            for i, (song, similarity) in enumerate(zip(songs, similarities, strict=True), start=1)
-        )
-    return playlist

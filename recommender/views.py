@@ -7,14 +7,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.importer import Outcome, Provenance, import_file
-from catalog.models import Playlist, PlaylistItem, Song
+from catalog.models import Playlist, Song
 from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
 from recommender.jobs import queue_analysis
@@ -167,12 +166,9 @@ def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
     if not songs:
         messages.error(request, "There is nothing to save yet: the song has not been analysed.")
         return redirect(_seed_url(seed))
-    with transaction.atomic():
-        playlist = Playlist.objects.create(owner=request.user, name=form.cleaned_data["name"], seed=seed)
-        PlaylistItem.objects.bulk_create(
-            PlaylistItem(playlist=playlist, song=song, position=i, similarity=song.similarity)
-            for i, song in enumerate(songs, start=1)
-        )
+    playlist = Playlist.objects.create_with_songs(
+        owner=request.user, name=form.cleaned_data["name"], songs=songs, seed=seed
+    )
     messages.success(request, f"Saved “{playlist.name}” with {len(songs)} songs.")
     return redirect(playlist)
 

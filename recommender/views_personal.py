@@ -99,7 +99,7 @@ def for_you_save(request: HttpRequest) -> HttpResponse:
     if not songs:
         messages.error(request, "There is nothing to save yet: like a few songs first.")
         return redirect("recommender:for_you")
-    playlist = personal.save_playlist(request.user, form.cleaned_data["name"], songs)
+    playlist = Playlist.objects.create_with_songs(owner=request.user, name=form.cleaned_data["name"], songs=songs)
     messages.success(request, f"Saved “{playlist.name}” with {len(songs)} songs.")
     return redirect(playlist)
 
@@ -228,10 +228,10 @@ def save_path(request: HttpRequest) -> HttpResponse:
     except personal.PersonalError as error:
         messages.error(request, f"The path was not saved: {error}")
         return redirect("recommender:path")
-    playlist = personal.save_playlist(
-        request.user,
-        form.cleaned_data["name"],
-        result.songs,
+    playlist = Playlist.objects.create_with_songs(
+        owner=request.user,
+        name=form.cleaned_data["name"],
+        songs=result.songs,
         similarities=[s.to_start for s in result.songs],
         seed=start,
     )
