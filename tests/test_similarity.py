@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pgvector.django import CosineDistance
 
-from catalog import models as catalog_models
 from catalog.models import Artist, Genre, Playlist, Song
+from catalog.models import music as catalog_models
 from recommender.models import EMBEDDING_DIMENSIONS, Embedding, active_model_key
 from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist
 from tests.factories import make_song
