@@ -140,6 +140,8 @@ def test_an_upload_shows_its_analysis_live_then_plays_and_saves_its_playlist(
     first_title = playlist.locator("li .what a").first.inner_text()
     first_song = Song.objects.get(title=first_title)
     assert player.evaluate("player => new URL(player.src).pathname") == f"/songs/{first_song.pk}/audio"
+    # The whole generated playlist is the queue.
+    expect(page.locator("#player-bar .player-queue-count")).to_have_text(str(len(analysed_catalogue)))
 
     playlist.get_by_role("button", name="Save as playlist").click()
 
