@@ -463,6 +463,3 @@ def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser,
     for song, a, b in zip(songs, to_start, to_goal, strict=True):
         song.to_start, song.to_goal = float(a), float(b)
     return Path(songs, steps)
-
-
-# --- Saving ------------------------------------------------------------------------------------------------
