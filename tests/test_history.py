@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.models import InvalidPlay, Play, play_outcome
 from tests.factories import make_song
@@ -57,6 +59,14 @@ def test_it_records_a_play_with_its_outcome(alice, song):
 
     assert (play.user, play.song, play.seconds_listened) == (alice, song, 12.5)
     assert (play.skipped, play.completed) == (True, False)
+
+
+def test_a_play_is_dated_from_when_it_began(alice, song):
+    before = timezone.now()
+    play = Play.objects.record(alice, song, seconds_listened=120, reached_end=True)
+    after = timezone.now()
+
+    assert before - timedelta(seconds=120) <= play.played_at <= after - timedelta(seconds=120)
 
 
 def test_it_clamps_a_little_more_than_the_song_to_its_length(alice, song):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -69,7 +70,15 @@ class PlayQuerySet(models.QuerySet["Play"]):
             raise InvalidPlay(f"{seconds:g} seconds is longer than the song ({song.duration_label}).")
         seconds = min(seconds, duration)
         completed, skipped = play_outcome(duration=duration, seconds=seconds, reached_end=bool(reached_end))
-        return self.create(user=user, song=song, seconds_listened=seconds, completed=completed, skipped=skipped)
+        # The player reports a play when it ends; it began about as long ago as it was heard (pauses aside).
+        return self.create(
+            user=user,
+            song=song,
+            played_at=timezone.now() - timedelta(seconds=seconds),
+            seconds_listened=seconds,
+            completed=completed,
+            skipped=skipped,
+        )
 
     def clear_history(self, user: AbstractBaseUser) -> int:
         """Forget every play of the person's (hidden songs included); how many there were."""
