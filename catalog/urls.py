@@ -15,6 +15,7 @@ urlpatterns = [
     path("history/<int:pk>/remove", views_listening.history_remove, name="history_remove"),
     path("history/clear", views_listening.history_clear, name="history_clear"),
     path("songs/<int:pk>/rate", views_listening.song_rate, name="song_rate"),
+    path("songs/<int:pk>/rating", views_listening.song_rating_buttons, name="song_rating_buttons"),
     path("liked/", views_listening.liked, name="liked"),
     # --- Playlists: edit, reorder, share, export, import (catalog/views_playlists.py) ---
     path("playlists/", views_playlists.playlist_list, name="playlist_list"),

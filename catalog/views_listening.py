@@ -119,8 +119,16 @@ def song_rate(request: HttpRequest, pk: int) -> HttpResponse:
         Rating.objects.rate(request.user, song, value)
     song.user_rating = value
     if request.htmx and not request.htmx.boosted:
-        return render(request, "catalog/_rate.html", {"song": song})
+        return render(request, "catalog/_rate.html", {"song": song, "in_player": request.POST.get("in") == "player"})
     return _redirect_back(request, song.get_absolute_url())
+
+
+@require_GET
+@login_required
+def song_rating_buttons(request: HttpRequest, pk: int) -> HttpResponse:
+    """The like/dislike buttons of one song, for the player bar to show beside the song it plays."""
+    song = _get_song_for_user(request, pk)
+    return render(request, "catalog/_rate.html", {"song": song, "in_player": True})
 
 
 @require_GET

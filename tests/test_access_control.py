@@ -78,6 +78,7 @@ PRIVATE_VIEWS = [
     PrivateView("catalog:song_audio", "private_upload", GET),
     PrivateView("catalog:song_licence", "private_upload", GET),
     PrivateView("catalog:song_rate", "private_upload", POST, data=lambda _: {"value": "like"}),
+    PrivateView("catalog:song_rating_buttons", "private_upload", GET),
     PrivateView("catalog:playlist_add_song", "private_upload", GET_POST, data=lambda _: {"name": "Bob's list"}),
     # The player reports plays by song id in the form, not in the URL.
     PrivateView(

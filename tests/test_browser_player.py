@@ -125,6 +125,29 @@ def test_a_listener_likes_a_song_and_finds_it_among_the_liked_songs(page, alice,
     wait_until(lambda: not Rating.objects.filter(user=alice).exists(), "the like to be cleared")
 
 
+def test_a_listener_dislikes_the_playing_song_from_the_player_bar(page, alice, songs):
+    Rating.objects.rate(alice, songs["borealis"], Rating.LIKE)
+    log_in(page, "alice")
+    bar = page.locator("#player-bar")
+
+    page.get_by_role("button", name="Play Borealis").click()
+
+    # The bar shows the playing song's own rating, under names apart from the list's buttons.
+    like = bar.get_by_role("button", name="Like the playing song, Borealis", exact=True)
+    expect(like).to_have_attribute("aria-pressed", "true")
+    bar.get_by_role("button", name="Dislike the playing song, Borealis", exact=True).click()
+
+    expect(bar.get_by_role("button", name="Dislike the playing song, Borealis", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    wait_until(lambda: Rating.objects.get(user=alice, song=songs["borealis"]).value == Rating.DISLIKE, "dislike")
+    # The next song brings its own buttons.
+    bar.get_by_role("button", name="Next song").click()
+    expect(bar.get_by_role("button", name="Like the playing song, Cascade", exact=True)).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+
 def test_a_listener_removes_a_play_and_clears_the_history_after_confirming(page, alice, songs):
     for name in ("aurora", "borealis", "cascade"):
         Play.objects.record(alice, songs[name], seconds_listened=1)

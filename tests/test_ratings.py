@@ -211,3 +211,21 @@ def test_the_liked_page_needs_a_login(client):
     response = client.get(reverse("catalog:liked"))
 
     assert response.status_code == 302
+
+
+def test_the_player_bar_gets_the_buttons_of_the_playing_song_with_its_rating(alice_client, alice, song):
+    Rating.objects.rate(alice, song, Rating.DISLIKE)
+
+    response = alice_client.get(reverse("catalog:song_rating_buttons", args=[song.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'aria-label="Dislike the playing song, {song.title}" aria-pressed="true"' in page
+    assert f'aria-label="Like the playing song, {song.title}" aria-pressed="false"' in page
+    assert '<input type="hidden" name="in" value="player">' in page
+
+
+def test_the_player_bar_buttons_of_someone_elses_private_upload_are_not_found(alice_client, bob):
+    secret = make_song(title="Bob's demo", owner=bob, in_catalogue=False)
+
+    assert alice_client.get(reverse("catalog:song_rating_buttons", args=[secret.pk])).status_code == 404

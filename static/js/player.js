@@ -19,6 +19,7 @@
   var timeLabel = bar.querySelector(".player-time");
   var durationLabel = bar.querySelector(".player-duration");
   var addLink = bar.querySelector(".player-add");
+  var rateSlot = bar.querySelector(".player-rate");
   var queueList = bar.querySelector(".player-queue-list");
   var queueCount = bar.querySelector(".player-queue-count");
 
@@ -300,6 +301,19 @@
     seek.setAttribute("aria-valuetext", clock(audio.currentTime) + " of " + clock(duration));
   }
 
+  // The like/dislike buttons of the playing song come from the server, which knows its rating.
+  function showRating(track) {
+    if (!rateSlot) return;
+    var songId = track ? String(track.id) : "";
+    if (rateSlot.dataset.songId === songId) return;
+    rateSlot.dataset.songId = songId;
+    rateSlot.replaceChildren();
+    if (track && window.htmx) {
+      var url = rateSlot.dataset.urlTemplate.replace(/\/0\/rating$/, "/" + songId + "/rating");
+      window.htmx.ajax("GET", url, { target: rateSlot, swap: "innerHTML" });
+    }
+  }
+
   function render() {
     var track = current();
     titleLink.hidden = artistLabel.hidden = !track;
@@ -320,6 +334,7 @@
       // The link was rendered for song 0; the current song takes its place.
       if (track) setHref(addLink, addLink.dataset.hrefTemplate.replace(/([\/=])0(?=$|[\/?&#])/, "$1" + track.id));
     }
+    showRating(track);
     queueCount.textContent = String(queue.length);
     queueList.replaceChildren.apply(queueList, queue.map(function (item, position) {
       var li = document.createElement("li");
