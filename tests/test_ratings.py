@@ -223,6 +223,14 @@ def test_the_player_bar_gets_the_buttons_of_the_playing_song_with_its_rating(ali
     assert f'aria-label="Dislike the playing song, {song.title}" aria-pressed="true"' in page
     assert f'aria-label="Like the playing song, {song.title}" aria-pressed="false"' in page
     assert '<input type="hidden" name="in" value="player">' in page
+    assert "{#" not in page and "#}" not in page  # a template comment over two lines is printed, not hidden
+
+
+def test_no_template_comment_leaks_into_a_list_of_songs(alice_client, song):
+    page = alice_client.get(reverse("catalog:song_list")).content.decode()
+
+    assert song.title in page
+    assert "{#" not in page and "#}" not in page
 
 
 def test_the_player_bar_buttons_of_someone_elses_private_upload_are_not_found(alice_client, bob):
