@@ -7,7 +7,7 @@ Target (the issue): at least 400x real time per core, a 4-minute song in 0.6 s o
 
 A synthetic 4-minute 44.1 kHz stereo track (bench/synth.py, cached in var/bench/audio) is written
 as MP3 and Ogg Vorbis; ``--file`` adds real files. For each number of windows, the stages of
-``recommender.analysis.analyse_files`` are timed one by one (probe, decoding the windows, log-mel,
+``recommender.core.analysis.analyse_files`` are timed one by one (probe, decoding the windows, log-mel,
 tempo/loudness, the spectrogram PNG, the CNN) and then ``analyse_files`` itself, in CPU seconds
 (``time.process_time``, every thread of the process), so another engineer's job on the other
 core slows the wall clock but hardly the figure. "x real time per core" is track seconds / CPU seconds.
@@ -107,12 +107,12 @@ def measure(config: dict) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    from recommender import audio
-    from recommender.analysis import analyse_files, log_mel_patches
-    from recommender.model import get_model
-    from recommender.spectrogram import mel_image
+    from recommender.core import decoding, descriptors, mel
+    from recommender.core.analysis import analyse_files, log_mel_patches
+    from recommender.core.pictures import mel_image
+    from recommender.core.tagger import get_tagger
 
-    model = get_model()
+    model = get_tagger()
     spec = model.spec
     results = []
     for name in config["files"]:
@@ -128,18 +128,18 @@ def measure(config: dict) -> dict:
                 return value
 
             for _ in range(config["repeats"]):
-                info = timed("probe", audio.probe, path)
+                info = timed("probe", decoding.probe, path)
                 clips = timed(
                     "decode windows",
-                    audio.load_windows,
+                    decoding.load_windows,
                     path,
                     sample_rate=spec.sample_rate,
                     n_windows=windows,
-                    window_seconds=audio.PATCH_SECONDS,
+                    window_seconds=mel.PATCH_SECONDS,
                     info=info,
                 )
                 mels = timed("log-mel", log_mel_patches, clips, spec=spec)
-                timed("tempo, loudness, energy", audio.describe, clips, sample_rate=spec.sample_rate)
+                timed("tempo, loudness, energy", descriptors.describe, clips, sample_rate=spec.sample_rate)
                 timed("spectrogram PNG", mel_image, mels)
                 timed("CNN", model.predict, mels)
                 timed("analyse_files", analyse_files, [path], model=model, windows=windows)
@@ -201,7 +201,7 @@ def report_run(run: dict) -> str:
 
 
 def _patch_seconds() -> float:
-    from recommender.audio import PATCH_SECONDS
+    from recommender.core.mel import PATCH_SECONDS
 
     return PATCH_SECONDS
 

@@ -115,7 +115,7 @@ def _create(n: int, *, seed: int) -> None:
 
     from catalog.models import Artist, Genre, Song
     from catalog.text import fold
-    from recommender.model import load_spec
+    from recommender.core.tagger import load_spec
     from recommender.models import Embedding, active_model_key
 
     print(f"Creating the synthetic catalogue of {n:,} songs …", flush=True)

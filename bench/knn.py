@@ -13,12 +13,12 @@ Queries are new points drawn around the catalogue's clusters, like songs uploade
 exact answers come from numpy (brute force over every vector, or over those of the genre).
 Measured, each over every query, ``--repeats`` times (medians of the repeats are reported):
 
-- ``similar_to``: the product's call, ``Song.objects.catalogue().similar_to(q, k=10)``, as the upload
+- ``nearest_songs``: the product's call, ``Embedding.objects.nearest_songs(q, k=10)``, as the upload
   page makes it (playlist rules on: at most 2 songs per artist), and with ``max_per_artist=None``,
   which gives the plain 10 nearest; recall of the first against the playlist that the same rules
   pick from the exact ranking, of the second against the exact 10 nearest;
 - raw SQL ``ORDER BY vector <=> q LIMIT 10`` on the index, for each ``hnsw.ef_search``, and
-  ``LIMIT 40`` re-sorted to 10 (what ``similar_to`` does), with iterative scans on for the
+  ``LIMIT 40`` re-sorted to 10 (what ``nearest_songs`` does), with iterative scans on for the
   genre filters (and off once, to show why they are needed);
 - exact search in SQL (``enable_indexscan = off``), on fewer queries, for scale;
 
@@ -94,7 +94,7 @@ def main() -> None:
         )
 
     queries, _ = clustered_unit_vectors(options.queries, seed=0, draw=1)
-    from catalog.models import Genre
+    from catalog.models import Genre, Song
 
     filters = {
         "none": None,
@@ -103,7 +103,6 @@ def main() -> None:
     }
     shares = {name: float(np.mean(cat.genre_of == genre.pk)) if genre else 1.0 for name, genre in filters.items()}
     print("Songs matching each filter:", ", ".join(f"{k} {v:.1%}" for k, v in shares.items()), flush=True)
-    from catalog.models import Song
 
     artist_of = dict(Song.objects.values_list("pk", "artist_id"))
     truth = {name: exact_answers(cat, queries, genre, artist_of) for name, genre in filters.items()}
@@ -112,8 +111,8 @@ def main() -> None:
     efs = [int(ef) for ef in options.ef.split(",")]
     for name, genre in filters.items():
         results += [
-            Result("similar_to (playlist, max 2 per artist)", name),
-            Result("similar_to (10 nearest, max_per_artist=None)", name),
+            Result("nearest_songs (playlist, max 2 per artist)", name),
+            Result("nearest_songs (10 nearest, max_per_artist=None)", name),
         ]
         for ef in efs:
             results += [
@@ -136,7 +135,7 @@ def main() -> None:
             count = EXACT_SQL_QUERIES if result.name.startswith("exact SQL (") else len(queries)
             run_queries(runners[id(result)], queries[:count], truth[result.filter], result, timed=True)
 
-    plans = {name: explain_similar_to(cat, queries[0], genre) for name, genre in filters.items()}
+    plans = {name: explain_nearest_songs(cat, queries[0], genre) for name, genre in filters.items()}
     print_report(results, builds, plans)
     harness.save_results(
         "knn",
@@ -176,7 +175,7 @@ class Truth:
 
 
 def exact_answers(cat, queries: np.ndarray, genre, artist_of: dict[int, int]) -> Truth:
-    from recommender.similarity import Candidate, build_playlist
+    from recommender.core.rules import Candidate, build_playlist
 
     mask = np.ones(len(cat.song_ids), bool) if genre is None else cat.genre_of == genre.pk
     ids, vectors = cat.song_ids[mask], cat.vectors[mask]
@@ -200,18 +199,18 @@ def make_runner(result: Result, cat, genre, efs: list[int]) -> Callable[[np.ndar
     """A function from a query vector to the song ids that ``result``'s method returns."""
     from django.db import connection, transaction
 
-    from catalog.models import Song
+    from recommender.models import Embedding
 
-    if result.name.startswith("similar_to"):
+    if result.name.startswith("nearest_songs"):
         per_artist = 2 if "playlist" in result.name else None
 
-        def similar_to(query: np.ndarray) -> list[int]:
-            songs = Song.objects.catalogue().similar_to(
+        def nearest_songs(query: np.ndarray) -> list[int]:
+            songs = Embedding.objects.nearest_songs(
                 query, model=cat.model_key, k=K, genre=genre, max_per_artist=per_artist
             )
             return [song.pk for song in songs]
 
-        return similar_to
+        return nearest_songs
 
     where = ""
     params: list[object] = []
@@ -263,11 +262,11 @@ def run_queries(runner, queries: np.ndarray, truth: Truth, result: Result, *, ti
         result.rows_returned = float(np.mean(returned))
 
 
-def explain_similar_to(cat, query: np.ndarray, genre) -> str:
-    """EXPLAIN ANALYZE of the nearest-neighbour query that ``similar_to`` sends, under the settings it sets."""
+def explain_nearest_songs(cat, query: np.ndarray, genre) -> str:
+    """EXPLAIN ANALYZE of the nearest-neighbour query that ``nearest_songs`` sends, under the settings it sets."""
     from django.db import connection, transaction
 
-    from catalog.models import Song
+    from recommender.models import Embedding
 
     settings: list[tuple[str, tuple]] = []
     captured: list[tuple[str, tuple]] = []
@@ -280,7 +279,7 @@ def explain_similar_to(cat, query: np.ndarray, genre) -> str:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(capture):
-        Song.objects.catalogue().similar_to(query, model=cat.model_key, k=K, genre=genre)
+        Embedding.objects.nearest_songs(query, model=cat.model_key, k=K, genre=genre)
     sql, params = captured[0]
     with transaction.atomic(), connection.cursor() as cursor:
         for setting in settings:
@@ -296,7 +295,7 @@ def explain_similar_to(cat, query: np.ndarray, genre) -> str:
 
 def print_report(results: list[Result], builds: list[dict], plans: dict[str, str]) -> None:
     for name, plan in plans.items():
-        print(f"\nPlan of similar_to's query, filter {name}:\n{plan}")
+        print(f"\nPlan of nearest_songs's query, filter {name}:\n{plan}")
     header = ["method", "filter", "p50 ms", "p95 ms", "p95 range", "recall@10", "rows", "p95 vs 20 ms", "meets"]
     rows = []
     for r in results:

@@ -122,7 +122,7 @@ def simulate(*, listeners: int, seed: int, k: int, model: str | None, album_skew
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from catalog.models import Play, Rating, Song, playlist_artist_key
+    from catalog.models import Play, Rating, Song, artist_group_key
     from recommender import personal
 
     model = choose_model(model)
@@ -134,7 +134,7 @@ def simulate(*, listeners: int, seed: int, k: int, model: str | None, album_skew
         .order_by("pk")
     )
     catalogue = [pk for pk, *_ in rows]
-    artist_of = {pk: playlist_artist_key(artist_id, name, album_id, pk) for pk, _, artist_id, name, album_id in rows}
+    artist_of = {pk: artist_group_key(artist_id, name, album_id, pk) for pk, _, artist_id, name, album_id in rows}
     by_album: dict[str, list[int]] = defaultdict(list)
     for pk, album, *_ in rows:
         by_album[album or "(no album)"].append(pk)

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
 from catalog.models import Album, Artist, Genre, Song
 
@@ -27,17 +25,10 @@ class GenreAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
 
-@admin.action(description="Analyse again (retry failed or re-run)")
-def analyse_again(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Song]) -> None:
-    from recommender.jobs import queue_analysis
-
-    count = queue_analysis(queryset.values_list("pk", flat=True), retry_failed=True)
-    modeladmin.message_user(request, f"{count} song{'s' if count != 1 else ''} queued for analysis.")
-
-
 @admin.register(Song)
 class SongAdmin(admin.ModelAdmin):
-    actions = [analyse_again]
+    """Songs in the admin; ``recommender.admin`` adds the analysis actions to it."""
+
     list_display = ["title", "artist", "album", "duration_label", "analysis_status", "added_at"]
     list_filter = ["analysis_status", "in_catalogue", "genres", "licence"]
     search_fields = ["title", "artist__name", "album__title"]

@@ -17,7 +17,7 @@ from django.db import IntegrityError, models, transaction
 
 from catalog.models import UNKNOWN_ARTIST, Album, Artist, Genre, Song
 from catalog.tags import read_tags
-from recommender.audio import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, probe
+from recommender.core.decoding import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, check_duration, probe
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +116,11 @@ def import_file(
         return ImportResult(path, Outcome.BROKEN, str(error))
     if info.duration < min_duration:
         return ImportResult(path, Outcome.SKIPPED, f"shorter than {min_duration:.0f} s ({info.duration:.1f} s)")
-    if max_duration is not None and info.duration > max_duration:
-        return ImportResult(
-            path,
-            Outcome.BROKEN,
-            f"too long: {_minutes(info.duration)}, the limit is {_minutes(max_duration)}",
-        )
+    if max_duration is not None:
+        try:
+            check_duration(info, max_seconds=max_duration)
+        except AudioError as error:
+            return ImportResult(path, Outcome.BROKEN, str(error))
 
     tags = read_tags(path, display_name=display_name)
     stored_name = None
@@ -171,10 +170,6 @@ def import_file(
         _delete_quietly(stored_name)
         raise
     return ImportResult(path, Outcome.IMPORTED, song_id=song.pk)
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
 
 
 def _get_or_create_ci[M: models.Model](model: type[M], field: str, value: str) -> M:

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
@@ -85,15 +83,3 @@ def song_licence(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
     text = read_stored_file(song.licence_file, what="licence file").decode("utf-8", errors="replace")
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("catalog:song_list")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("catalog:song_list")
-    return render(request, "registration/signup.html", {"form": form})

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_rq",
     "catalog",
     "recommender",
+    "accounts",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 
 from catalog.models import Genre
-from recommender.audio import AUDIO_EXTENSIONS
+from recommender.core.decoding import AUDIO_EXTENSIONS
 
 
 class UploadForm(forms.Form):

@@ -10,7 +10,8 @@ from django import forms
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from catalog.models import Genre, Song
-from recommender import paths, personal
+from recommender import personal
+from recommender.core import paths
 from recommender.models import Embedding, active_model_key
 
 PLAYLIST_NAME_LENGTH = 120

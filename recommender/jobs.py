@@ -24,9 +24,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from catalog.models import Genre, Song
-from recommender import analysis
-from recommender.audio import AudioError
-from recommender.model import get_model
+from recommender.core import analysis
+from recommender.core.decoding import AudioError
+from recommender.core.tagger import get_tagger
 from recommender.models import Embedding, active_model_key
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,11 @@ def queue_analysis(song_ids: Iterable[int], *, retry_failed: bool = False) -> in
     return len(ids)
 
 
+def queue_imported_songs(sender: object, *, song_ids: list[int], **kwargs: object) -> int:
+    """``catalog.signals.songs_imported``'s receiver: the import commands' new songs get analysed."""
+    return queue_analysis(song_ids)
+
+
 def _enqueue(song_id: int) -> None:
     django_rq.get_queue(QUEUE).enqueue(
         analyse_song,
@@ -77,7 +82,7 @@ def analyse_song(song_id: int) -> str:
     """Analyse ``song_id`` and, on a GPU, other queued songs in the same forward pass."""
     close_old_connections()
     try:
-        model = get_model(settings.MUSREC_MODEL)
+        model = get_tagger(settings.MUSREC_MODEL)
         # A GPU is idle between small forward passes, so it takes other queued songs along; a CPU is
         # already busy with one song's windows and gains nothing from more.
         per_pass = settings.MUSREC_BATCH_SONGS or (GPU_BATCH_SONGS if model.uses_gpu else 1)
@@ -128,7 +133,7 @@ def _set_progress(song: Song, percent: int) -> None:
     Song.objects.filter(pk=song.pk, analysis_status=Song.Analysis.ANALYSING).update(analysis_progress=percent)
 
 
-def _analyse_claimed(songs: list[Song], model: analysis.TagModel) -> None:
+def _analyse_claimed(songs: list[Song], model: analysis.Tagger) -> None:
     with ExitStack() as stack:
         paths: list[Path | None] = []
         for song in songs:
@@ -187,7 +192,7 @@ def _fail(song: Song, reason: str) -> None:
     )
 
 
-def _store(song: Song, result: analysis.SongAnalysis, model: analysis.TagModel) -> None:
+def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger) -> None:
     key = analysis.model_key(model.spec)
     image_name = f"spectrograms/{song.content_hash[:2]}/{song.content_hash}.png"
     storage = song.spectrogram.storage

@@ -2,7 +2,8 @@
 
 A person's signals (likes, completed plays, skips, dislikes, the songs of their playlists, their uploads and,
 while they have little history, their favourite genres) are read from the database, weighted and turned into
-taste centres by ``recommender.taste``; pgvector finds the songs near each centre (``SongQuerySet.similar_to``).
+taste centres by ``recommender.core.taste``; pgvector finds the songs near each centre
+(``Embedding.objects.nearest_songs``).
 
 Whose data: only the requesting person's own ratings, plays, playlists and uploads are read, and only songs
 they can see (the catalogue and their own uploads) count as signals or are named in a reason.
@@ -28,10 +29,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from catalog.models import Genre, Play, Playlist, PlaylistItem, Rating, Song, SongQuerySet, playlist_artist_key
-from recommender import paths, taste
+from catalog.models import Genre, Play, Playlist, PlaylistItem, Rating, Song, SongQuerySet, artist_group_key
+from recommender.core import paths, taste
+from recommender.core.rules import Candidate
+from recommender.core.vectors import unit_length
 from recommender.models import Embedding, active_model_key
-from recommender.similarity import Candidate
 
 FOR_YOU_SIZE = 20
 EXTEND_MIN, EXTEND_DEFAULT, EXTEND_MAX = 5, 10, 50
@@ -152,7 +154,7 @@ def _weigh(events: Sequence[tuple[int, str, float, datetime]], names: dict[int, 
 def vectors_of(song_ids: Iterable[int], *, model: str) -> dict[int, np.ndarray]:
     """``{song id: unit vector}`` of the songs analysed with ``model``; the others are missing."""
     rows = Embedding.objects.filter(model=model, song_id__in=list(song_ids)).values_list("song_id", "vector")
-    return {song_id: taste.unit_rows(np.asarray(vector)[None, :])[0] for song_id, vector in rows}
+    return {song_id: unit_length(np.asarray(vector)) for song_id, vector in rows}
 
 
 def reason_for(kind: str, song: Song, playlist: str | None = None) -> str:
@@ -218,7 +220,7 @@ def genre_centre(genre: Genre, *, model: str) -> np.ndarray | None:
     vectors = [np.asarray(v) for v in rows[:GENRE_SAMPLE]]
     if not vectors:
         return None
-    mean = taste.unit_rows(np.stack(vectors)).mean(axis=0)
+    mean = unit_length(np.stack(vectors)).mean(axis=0)
     return mean / np.linalg.norm(mean)
 
 
@@ -279,8 +281,9 @@ def _near_centres(
 ) -> list[Song]:
     """Up to ``k`` songs of ``pool`` near the centres, interleaved by weight, each with its reason."""
     lists = [
-        pool.similar_to(
-            centre.vector,
+        Embedding.objects.nearest_songs(
+            among=pool,
+            vector=centre.vector,
             model=model,
             k=min(1000, max(3, math.ceil(OVERFETCH * k * centre.weight))),
             max_per_artist=max_per_artist,
@@ -314,8 +317,8 @@ def _near_centres(
 
 def _candidate(song: Song, vector: np.ndarray | None, centre: np.ndarray | None) -> Candidate:
     distance = 1.0 - float(vector @ centre) if vector is not None and centre is not None else 0.0
-    # Playlist rules count songs of an unknown artist per album, as similar_to does.
-    artist = playlist_artist_key(song.artist_id, song.artist.name, song.album_id, song.pk)
+    # Playlist rules count songs of an unknown artist per album, as nearest_songs does.
+    artist = artist_group_key(song.artist_id, song.artist.name, song.album_id, song.pk)
     return Candidate(song.pk, artist, song.content_hash, distance, vector)
 
 
@@ -446,7 +449,9 @@ def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser,
     pool = _leaving_out(Song.objects.catalogue(), {start.pk, goal.pk} | disliked)
     found: dict[int, Song] = {}
     for target in targets:
-        for song in pool.similar_to(target, model=model, k=PATH_CANDIDATES, max_per_artist=None):
+        for song in Embedding.objects.nearest_songs(
+            among=pool, vector=target, model=model, k=PATH_CANDIDATES, max_per_artist=None
+        ):
             found.setdefault(song.pk, song)
     vectors = vectors_of(found, model=model)
     candidates = [_candidate(song, vectors[pk], None) for pk, song in found.items() if pk in vectors]

@@ -17,6 +17,7 @@ from catalog.models import Playlist, Song
 from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
 from recommender.jobs import queue_analysis
+from recommender.models import Embedding
 
 
 def _get_upload_for_user(request: HttpRequest, pk: int) -> Song:
@@ -94,9 +95,9 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     playlist = (
         []
         if target == "analysis"
-        else song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+        else Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
     )
-    embedding = song.active_embedding()
+    embedding = Embedding.objects.of_song(song)
     context = {
         "song": song,
         # Shows the values in use: a bad size in the URL shows the default the list really has.
@@ -160,8 +161,8 @@ def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
             request, "The playlist was not saved: " + "; ".join(e for errs in form.errors.values() for e in errs)
         )
         return redirect(_seed_url(seed))
-    songs = seed.similar_songs(
-        k=form.cleaned_data["n"], genre=form.cleaned_data["genre"], max_per_artist=settings.MUSREC_MAX_PER_ARTIST
+    songs = Embedding.objects.similar_songs(
+        seed, k=form.cleaned_data["n"], genre=form.cleaned_data["genre"], max_per_artist=settings.MUSREC_MAX_PER_ARTIST
     )
     if not songs:
         messages.error(request, "There is nothing to save yet: the song has not been analysed.")
@@ -186,7 +187,9 @@ def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
     n, genre = PlaylistOptionsForm(request.GET or None).options()
     context = {
         "song": song,
-        "playlist": song.similar_songs(k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST),
+        "playlist": Embedding.objects.similar_songs(
+            song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST
+        ),
         "options": PlaylistOptionsForm(initial={"n": n, "genre": genre}),
         "n": n,
         "genre": genre,

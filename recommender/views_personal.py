@@ -16,7 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Playlist, Song
-from recommender import paths, personal
+from recommender import personal
+from recommender.core import paths
 from recommender.forms_personal import ExtendForm, PathForm, PathSaveForm, PlaylistNameForm, StartForm
 
 PICKER_RESULTS = 8

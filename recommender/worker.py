@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
-from recommender.model import get_model
+from recommender.core.tagger import get_tagger
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class AnalysisWorker(SimpleWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", RECONCILE_INTERVAL)
         super().__init__(*args, **kwargs)
-        model = get_model(settings.MUSREC_MODEL)
+        model = get_tagger(settings.MUSREC_MODEL)
         logger.info("Model %s@%s loaded (%s)", model.spec.name, model.spec.version, model.device)
 
     def run_maintenance_tasks(self) -> None:

@@ -5,8 +5,8 @@ Run once, from the repository root, with the musicnn package installed::
     .venv/bin/python -m scripts.convert_musicnn
 
 It reads the MSD_musicnn and MTT_musicnn checkpoints shipped in musicnn 0.1.0's
-package folder, copies each variable onto the layer of ``recommender.musicnn`` that
-plays its part, and writes, under ``recommender/weights/``:
+package folder, copies each variable onto the layer of ``recommender.core.musicnn`` that
+plays its part, and writes, under ``recommender/core/weights/``:
 
 - ``<model>.weights.h5``: the Keras weights (``model.load_weights``);
 - ``<model>.json``: what run time needs besides the weights (tags, input spec, output widths);
@@ -159,13 +159,13 @@ def licence_notice() -> str:
     return (
         "The weights in this folder (msd_musicnn.*, mtt_musicnn.*) are converted from the MSD_musicnn and\n"
         f"MTT_musicnn checkpoints of musicnn {MUSICNN_VERSION} (https://github.com/jordipons/musicnn), by\n"
-        "Jordi Pons and Xavier Serra, and recommender/musicnn.py follows its models.py. musicnn's licence:\n"
+        "Jordi Pons and Xavier Serra, and recommender/core/musicnn.py follows its models.py. musicnn's licence:\n"
         "\n" + licence.strip() + "\n"
     )
 
 
 def convert(name: str, out_dir: Path) -> Path:
-    from recommender.musicnn import build_musicnn
+    from recommender.core.musicnn import build_musicnn
 
     model = build_musicnn(**ARCHITECTURE)
     assign_checkpoint(model, read_checkpoint(checkpoint_prefix(MODELS[name])))

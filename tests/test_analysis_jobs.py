@@ -15,8 +15,8 @@ from django.utils import timezone
 from rq.job import Job
 
 from catalog.models import Song
+from recommender.core.tagger import get_tagger
 from recommender.jobs import STALE_AFTER, _analyse_claimed, _claim, analyse_song, job_id_for, queue_analysis, reconcile
-from recommender.model import get_model
 from recommender.models import Embedding, active_model_key
 from tests.conftest import PASSWORD, run_analysis_worker
 from tests.factories import make_song
@@ -367,7 +367,7 @@ def test_a_song_deleted_while_it_was_analysed_is_dropped_quietly(media_root):
     # As if the worker had opened the file before the upload was deleted.
     audio.write_bytes(data)
 
-    _analyse_claimed([claimed], get_model(settings.MUSREC_MODEL))
+    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL))
 
     assert not Song.objects.filter(pk=song.pk).exists()
     assert not Embedding.objects.exists()
@@ -379,7 +379,7 @@ def test_a_song_queued_again_while_it_was_analysed_keeps_its_new_state(media_roo
     (claimed,) = _claim([song.pk])
     Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.QUEUED)
 
-    _analyse_claimed([claimed], get_model(settings.MUSREC_MODEL))
+    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL))
 
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.QUEUED

@@ -1,4 +1,4 @@
-"""recommender.audio: decoding windows by seeking, musicnn's log-mel, and the descriptors people see."""
+"""The audio core: decoding windows by seeking, musicnn's log-mel, and the descriptors people see."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
-from recommender import audio
-from recommender.audio import AudioInfo, CorruptAudio, TooLong, UnsupportedFormat
+from recommender.core import decoding, descriptors
+from recommender.core.decoding import AudioInfo, CorruptAudio, TooLong, UnsupportedFormat
+from recommender.core.mel import PATCH_SECONDS, log_mel
 
 FORMAT_AND_SUBTYPE = {
     ".wav": ("WAV", "PCM_16"),
@@ -60,6 +62,12 @@ def click_track(bpm: float, *, seconds: float = 30.0, sample_rate: int = 16000) 
     return y
 
 
+def full_decode(path: Path, sample_rate: int = 16000) -> np.ndarray:
+    """The whole file decoded in one read and resampled in one go: what seeked windows must match."""
+    y, source_rate = sf.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(y.mean(axis=1), source_rate, sample_rate).astype(np.float32)
+
+
 def dominant_frequency(y: np.ndarray, sample_rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
     return float(np.argmax(spectrum) * sample_rate / y.size)
@@ -73,8 +81,8 @@ def stepped_file(request, tmp_path_factory) -> Path:
 
 
 def test_windows_come_from_across_the_whole_track(stepped_file):
-    windows = audio.load_windows(stepped_file, n_windows=8)
-    starts = audio.window_starts(96.0, n_windows=8, window_seconds=3.0)
+    windows = decoding.load_windows(stepped_file, n_windows=8)
+    starts = decoding.window_starts(96.0, n_windows=8, window_seconds=3.0)
     assert windows.shape == (8, 48000)
     assert windows.dtype == np.float32
     segments = []
@@ -94,17 +102,17 @@ def test_windows_come_from_across_the_whole_track(stepped_file):
 @pytest.mark.parametrize("n_windows", [4, 24])
 def test_seeked_windows_match_the_same_spans_of_a_full_decode(stepped_file, n_windows):
     # 24 windows of 3 s in 96 s are 0.6 s apart: read through, which dodges libsndfile's short Vorbis seeks.
-    full = audio.load_audio(stepped_file)
-    windows = audio.load_windows(stepped_file, n_windows=n_windows)
-    starts = np.round(audio.window_starts(full.size / 16000, n_windows=n_windows, window_seconds=3.0) * 16000)
+    full = full_decode(stepped_file)
+    windows = decoding.load_windows(stepped_file, n_windows=n_windows)
+    starts = np.round(decoding.window_starts(full.size / 16000, n_windows=n_windows, window_seconds=3.0) * 16000)
     expected = np.stack([full[int(start) : int(start) + 48000] for start in starts])
     assert windows.shape == expected.shape
     np.testing.assert_allclose(windows, expected, atol=1e-4)
 
 
 def test_windows_are_placed_by_the_duration_probe_gave(stepped_file):
-    info = audio.probe(stepped_file)
-    windows = audio.load_windows(stepped_file, n_windows=5, window_seconds=2.0, info=info)
+    info = decoding.probe(stepped_file)
+    windows = decoding.load_windows(stepped_file, n_windows=5, window_seconds=2.0, info=info)
     assert windows.shape == (5, 32000)
 
 
@@ -113,7 +121,7 @@ def test_windows_are_placed_by_the_duration_probe_gave(stepped_file):
     [(240.0, 16, 16), (96.0, 24, 24), (20.0, 8, 6), (4.0, 8, 1), (3.1, 8, 1), (2.0, 8, 1)],
 )
 def test_window_starts_skip_the_ends_and_never_overlap(duration, n_windows, expected):
-    starts = audio.window_starts(duration, n_windows=n_windows, window_seconds=3.0)
+    starts = decoding.window_starts(duration, n_windows=n_windows, window_seconds=3.0)
     assert starts.size == expected
     assert np.all(np.diff(starts) >= 3.0 - 1e-9)
     if duration > 3.0 / 0.9:
@@ -123,7 +131,7 @@ def test_window_starts_skip_the_ends_and_never_overlap(duration, n_windows, expe
 
 
 def test_window_starts_are_spread_evenly():
-    starts = audio.window_starts(200.0, n_windows=10, window_seconds=3.0)
+    starts = decoding.window_starts(200.0, n_windows=10, window_seconds=3.0)
     np.testing.assert_allclose(np.diff(starts), 18.0)
     np.testing.assert_allclose(starts[0] + 1.5, 10.0 + 9.0)
 
@@ -131,7 +139,7 @@ def test_window_starts_are_spread_evenly():
 def test_a_track_shorter_than_a_window_is_zero_padded(tmp_path):
     tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)).astype(np.float32)
     path = write(tmp_path / "short.wav", tone, 22050)
-    windows = audio.load_windows(path, n_windows=8)
+    windows = decoding.load_windows(path, n_windows=8)
     assert windows.shape == (1, 48000)
     assert np.abs(windows[0, 1000:15000]).max() > 0.4
     assert not windows[0, 16100:].any()
@@ -139,50 +147,36 @@ def test_a_track_shorter_than_a_window_is_zero_padded(tmp_path):
 
 @pytest.mark.parametrize("source_rate", [22050, 44100, 48000])
 @pytest.mark.parametrize("sample_rate", [16000, 8000])
-def test_load_audio_resamples_to_the_requested_rate_and_length(tmp_path, source_rate, sample_rate):
-    seconds = 5.0
-    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(round(seconds * source_rate)) / source_rate)
+def test_windows_are_resampled_to_the_requested_rate(tmp_path, source_rate, sample_rate):
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(5 * source_rate) / source_rate)
     path = write(tmp_path / "tone.flac", tone.astype(np.float32), source_rate)
-    y = audio.load_audio(path, sample_rate=sample_rate)
-    assert y.dtype == np.float32
-    assert y.ndim == 1
-    assert abs(y.size - seconds * sample_rate) <= 1
-    assert dominant_frequency(y, sample_rate) == pytest.approx(1000, abs=1)
+    windows = decoding.load_windows(path, sample_rate=sample_rate, n_windows=1, window_seconds=4.0)
+    assert windows.dtype == np.float32
+    assert windows.shape == (1, 4 * sample_rate)
+    assert dominant_frequency(windows[0], sample_rate) == pytest.approx(1000, abs=1)
 
 
-def test_load_audio_mixes_channels_to_mono(tmp_path):
+def test_windows_mix_channels_to_mono(tmp_path):
     rng = np.random.default_rng(3)
     stereo = (0.1 * rng.standard_normal((16000, 2))).astype(np.float32)
     path = write(tmp_path / "stereo.wav", stereo, 16000)
-    np.testing.assert_allclose(audio.load_audio(path), stereo.mean(axis=1), atol=1e-4)
-
-
-def test_load_audio_decodes_just_the_span_asked_for(stepped_file):
-    full = audio.load_audio(stepped_file)
-    span = audio.load_audio(stepped_file, offset=40.0, duration=2.5)
-    assert span.size == pytest.approx(40000, abs=1)
-    np.testing.assert_allclose(span[800:-800], full[640000 + 800 : 680000 - 800], atol=1e-4)
-
-
-def test_a_span_past_the_end_is_empty(stepped_file):
-    assert audio.load_audio(stepped_file, offset=500.0).size == 0
-
-
-def test_load_audio_refuses_a_span_longer_than_max_seconds(stepped_file):
-    with pytest.raises(TooLong, match="the limit is 60 seconds"):
-        audio.load_audio(stepped_file, max_seconds=60)
-    assert audio.load_audio(stepped_file, duration=30.0, max_seconds=60).size == pytest.approx(480000, abs=1)
+    windows = decoding.load_windows(path, n_windows=1, window_seconds=1.0)
+    np.testing.assert_allclose(windows[0], stereo.mean(axis=1), atol=1e-4)
 
 
 def test_check_duration_refuses_enormous_and_endless_files():
-    audio.check_duration(AudioInfo(duration=300.0, sample_rate=44100, channels=2, format="FLAC"), max_seconds=1200)
+    decoding.check_duration(AudioInfo(duration=300.0, sample_rate=44100, channels=2, format="FLAC"), max_seconds=1200)
     with pytest.raises(TooLong, match="too long: 25 minutes, the limit is 20 minutes"):
-        audio.check_duration(AudioInfo(duration=1500.0, sample_rate=44100, channels=2, format="FLAC"), max_seconds=1200)
+        decoding.check_duration(
+            AudioInfo(duration=1500.0, sample_rate=44100, channels=2, format="FLAC"), max_seconds=1200
+        )
     with pytest.raises(TooLong, match="of unknown length"):
-        audio.check_duration(AudioInfo(duration=2.0**62, sample_rate=44100, channels=2, format="MP3"), max_seconds=1200)
+        decoding.check_duration(
+            AudioInfo(duration=2.0**62, sample_rate=44100, channels=2, format="MP3"), max_seconds=1200
+        )
 
 
-@pytest.mark.parametrize("loader", [audio.load_audio, lambda path: audio.load_windows(path, n_windows=4)])
+@pytest.mark.parametrize("loader", [decoding.probe, lambda path: decoding.load_windows(path, n_windows=4)])
 def test_a_damaged_file_is_refused_in_plain_words(tmp_path, loader):
     path = tmp_path / "notes.flac"
     path.write_bytes(b"These are my notes, not music.\n" * 50)
@@ -194,34 +188,27 @@ def test_an_empty_file_is_refused(tmp_path):
     path = tmp_path / "empty.wav"
     sf.write(path, np.zeros(0, dtype=np.float32), 16000)
     with pytest.raises(CorruptAudio, match="the file holds no audio samples"):
-        audio.load_audio(path)
+        decoding.probe(path)
     with pytest.raises(CorruptAudio, match="the file holds no audio samples"):
-        audio.load_windows(path, n_windows=4)
-
-
-def test_load_excerpt_takes_the_middle_of_the_track(stepped_file):
-    full = audio.load_audio(stepped_file)
-    excerpt = audio.load_excerpt(stepped_file, seconds=4.0)
-    assert excerpt.size == pytest.approx(64000, abs=1)
-    np.testing.assert_allclose(excerpt[800:-800], full[46 * 16000 + 800 : 50 * 16000 - 800], atol=1e-4)
+        decoding.load_windows(path, n_windows=4)
 
 
 def test_tracker_modules_and_unknown_types_are_unsupported(tmp_path):
     (tmp_path / "song.xm").write_bytes(b"Extended Module: " + bytes(200))
     (tmp_path / "song.txt").write_bytes(b"hello")
     with pytest.raises(UnsupportedFormat, match="tracker module"):
-        audio.load_audio(tmp_path / "song.xm")
+        decoding.probe(tmp_path / "song.xm")
     with pytest.raises(UnsupportedFormat, match="not a supported audio file"):
-        audio.load_windows(tmp_path / "song.txt", n_windows=4)
+        decoding.load_windows(tmp_path / "song.txt", n_windows=4)
 
 
 def test_m4a_without_ffmpeg_is_unsupported(tmp_path, monkeypatch):
-    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(decoding.shutil, "which", lambda name: None)
     (tmp_path / "song.m4a").write_bytes(bytes(100))
     with pytest.raises(UnsupportedFormat, match="need ffmpeg"):
-        audio.load_audio(tmp_path / "song.m4a")
+        decoding.probe(tmp_path / "song.m4a")
     with pytest.raises(UnsupportedFormat, match="need ffmpeg"):
-        audio.load_windows(tmp_path / "song.m4a", n_windows=4)
+        decoding.load_windows(tmp_path / "song.m4a", n_windows=4)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -231,7 +218,7 @@ def test_log_mel_equals_librosas_melspectrogram(seed, samples):
     y = (0.2 * rng.standard_normal(samples)).astype(np.float32)
     mel = librosa.feature.melspectrogram(y=y, sr=16000, hop_length=256, n_fft=512, n_mels=96)
     expected = np.log10(10000 * mel.T + 1)
-    result = audio.log_mel(y)
+    result = log_mel(y)
     assert result.dtype == np.float32
     assert result.shape == (1 + samples // 256, 96)
     np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4)
@@ -240,78 +227,54 @@ def test_log_mel_equals_librosas_melspectrogram(seed, samples):
 def test_log_mel_of_a_batch_equals_each_row():
     rng = np.random.default_rng(2)
     batch = (0.2 * rng.standard_normal((3, 20000))).astype(np.float32)
-    result = audio.log_mel(batch)
+    result = log_mel(batch)
     assert result.shape == (3, 79, 96)
     for row, y in zip(result, batch, strict=True):
-        np.testing.assert_allclose(row, audio.log_mel(y), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(row, log_mel(y), rtol=1e-5, atol=1e-5)
 
 
 def test_uncentred_log_mel_gives_the_frames_a_whole_song_would():
     rng = np.random.default_rng(4)
     song = (0.2 * rng.standard_normal(100000)).astype(np.float32)
     start = 256 * 9  # centred frame 10 starts here
-    window = song[start : start + round(audio.PATCH_SECONDS * 16000)]
-    result = audio.log_mel(window, center=False)
+    window = song[start : start + round(PATCH_SECONDS * 16000)]
+    result = log_mel(window, center=False)
     assert result.shape == (187, 96)
-    np.testing.assert_allclose(result, audio.log_mel(song)[10:197], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result, log_mel(song)[10:197], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("gain", [1.0, 1000.0])
 def test_loud_clipped_input_gives_finite_float32_values(gain):
     t = np.arange(48000) / 16000
     square = np.sign(np.sin(2 * np.pi * 100 * t)).astype(np.float32) * gain
-    mel = audio.log_mel(square)
+    mel = log_mel(square)
     assert mel.dtype == np.float32
     assert np.isfinite(mel).all()
     # float16 would have overflowed here: 10000 times the loudest band is far above 65504.
     assert mel.max() > np.log10(65504.0)
 
 
-@pytest.mark.parametrize(
-    ("n_frames", "hop_frames", "n_patches"),
-    [(187, None, 1), (188, None, 1), (374, None, 2), (500, None, 2), (500, 100, 4), (50, None, 1)],
-)
-def test_patches_have_the_shape_musicnn_takes(n_frames, hop_frames, n_patches):
-    mel = np.random.default_rng(0).random((n_frames, 96), dtype=np.float32)
-    result = audio.patches(mel, hop_frames=hop_frames)
-    assert result.shape == (n_patches, 187, 96)
-    assert result.dtype == np.float32
-    np.testing.assert_array_equal(result[0, : min(n_frames, 187)], mel[:187])
-    if n_frames < 187:
-        assert not result[0, n_frames:].any()
-
-
-def test_patches_of_a_batch_keep_the_batch_axis():
-    mel = np.random.default_rng(0).random((4, 188, 96), dtype=np.float32)
-    assert audio.patches(mel).shape == (4, 1, 187, 96)
-
-
-def test_mel_patches_gives_one_patch_per_window(stepped_file):
-    result = audio.mel_patches(stepped_file, n_windows=6)
-    assert result.shape == (6, 187, 96)
-    assert result.dtype == np.float32
-    assert np.isfinite(result).all()
-
-
 @pytest.mark.parametrize("bpm", [120.0, 90.0])
 def test_tempo_of_a_click_track(bpm):
     y = click_track(bpm)
-    assert audio.estimate_tempo(y, sample_rate=16000) == pytest.approx(bpm, abs=2)
+    assert descriptors.estimate_tempo(y, sample_rate=16000) == pytest.approx(bpm, abs=2)
     windows = np.stack([y[start : start + 48128] for start in range(0, 8 * 56000, 56000)])
-    assert audio.estimate_tempo(windows, sample_rate=16000) == pytest.approx(bpm, abs=2)
-    assert audio.describe(y, sample_rate=16000).tempo_bpm == pytest.approx(bpm, abs=2)
-    assert audio.describe(windows, sample_rate=16000).tempo_bpm == pytest.approx(bpm, abs=2)
+    assert descriptors.estimate_tempo(windows, sample_rate=16000) == pytest.approx(bpm, abs=2)
+    assert descriptors.describe(y, sample_rate=16000).tempo_bpm == pytest.approx(bpm, abs=2)
+    assert descriptors.describe(windows, sample_rate=16000).tempo_bpm == pytest.approx(bpm, abs=2)
 
 
 def test_tempo_works_at_other_sample_rates():
-    assert audio.estimate_tempo(click_track(120.0, sample_rate=44100), sample_rate=44100) == pytest.approx(120, abs=2)
+    assert descriptors.estimate_tempo(click_track(120.0, sample_rate=44100), sample_rate=44100) == pytest.approx(
+        120, abs=2
+    )
 
 
 def test_silence_is_detected_and_has_no_tempo():
     silence = np.zeros(30 * 16000, dtype=np.float32)
-    assert audio.is_silent(silence)
-    assert audio.estimate_tempo(silence, sample_rate=16000) is None
-    assert audio.describe(silence, sample_rate=16000) == audio.Descriptors(
+    assert descriptors.is_silent(silence)
+    assert descriptors.estimate_tempo(silence, sample_rate=16000) is None
+    assert descriptors.describe(silence, sample_rate=16000) == descriptors.Descriptors(
         tempo_bpm=None, loudness_db=-70.0, energy=0.0
     )
 
@@ -319,10 +282,10 @@ def test_silence_is_detected_and_has_no_tempo():
 def test_faint_hiss_is_silent_but_quiet_music_is_not():
     rng = np.random.default_rng(5)
     hiss = (10 ** (-75 / 20) * rng.standard_normal(16000 * 5)).astype(np.float32)
-    assert audio.is_silent(hiss)
+    assert descriptors.is_silent(hiss)
     quiet = click_track(100.0, seconds=5.0) * 10 ** (-30 / 20)
-    assert not audio.is_silent(quiet)
-    assert not audio.is_silent(np.stack([np.zeros(16000, np.float32), quiet[:16000]]))
+    assert not descriptors.is_silent(quiet)
+    assert not descriptors.is_silent(np.stack([np.zeros(16000, np.float32), quiet[:16000]]))
 
 
 @pytest.mark.parametrize(
@@ -335,20 +298,20 @@ def test_faint_hiss_is_silent_but_quiet_music_is_not():
 )
 def test_audio_without_a_pulse_has_no_tempo(signal):
     y = signal(np.arange(30 * 16000) / 16000).astype(np.float32)
-    assert audio.estimate_tempo(y, sample_rate=16000) is None
+    assert descriptors.estimate_tempo(y, sample_rate=16000) is None
 
 
 @pytest.mark.parametrize(("amplitude", "lufs"), [(1.0, 0.0), (0.1, -20.0)])
 def test_loudness_of_a_1_khz_sine(amplitude, lufs):
     y = (amplitude * np.sin(2 * np.pi * 997 * np.arange(10 * 16000) / 16000)).astype(np.float32)
-    assert audio.loudness(y, sample_rate=16000) == pytest.approx(lufs, abs=0.2)
+    assert descriptors.loudness(y, sample_rate=16000) == pytest.approx(lufs, abs=0.2)
 
 
 def test_loudness_ignores_silent_stretches():
     tone = (0.1 * np.sin(2 * np.pi * 997 * np.arange(10 * 16000) / 16000)).astype(np.float32)
     with_gap = np.concatenate([tone, np.zeros(20 * 16000, np.float32)])
-    assert audio.loudness(with_gap, sample_rate=16000) == pytest.approx(
-        audio.loudness(tone, sample_rate=16000), abs=0.1
+    assert descriptors.loudness(with_gap, sample_rate=16000) == pytest.approx(
+        descriptors.loudness(tone, sample_rate=16000), abs=0.1
     )
 
 
@@ -357,8 +320,8 @@ def test_loud_busy_audio_has_more_energy_than_a_quiet_drone():
     drone = (0.03 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     rng = np.random.default_rng(7)
     busy = click_track(160.0) * 1.5 + (0.05 * rng.standard_normal(t.size)).astype(np.float32)
-    calm = audio.describe(drone, sample_rate=16000)
-    lively = audio.describe(busy, sample_rate=16000)
+    calm = descriptors.describe(drone, sample_rate=16000)
+    lively = descriptors.describe(busy, sample_rate=16000)
     assert 0.0 <= calm.energy < 0.3
     assert 0.5 < lively.energy <= 1.0
     assert lively.loudness_db > calm.loudness_db

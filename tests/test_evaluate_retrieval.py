@@ -11,7 +11,7 @@ import soundfile as sf
 from django.core.management import CommandError, call_command
 
 from catalog.models import Album
-from recommender.evaluation import (
+from recommender.core.evaluation import (
     average_precision,
     hubness,
     k_occurrence,

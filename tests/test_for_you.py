@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from catalog.models import Album, Genre, Play, Playlist, PlaylistItem, Rating, Song
 from recommender import personal
-from recommender.paths import slerp
+from recommender.core.paths import slerp
+from recommender.models import Embedding
 from tests.factories import embed, make_song
 
 pytestmark = pytest.mark.django_db
@@ -374,7 +375,7 @@ def test_extending_a_playlist_appends_songs_like_it_never_ones_already_in_it(ali
 def test_extending_counts_the_artists_already_in_the_playlist(alice_client, alice, catalogue):
     rng = np.random.default_rng(3)
     forest = catalogue["Forest"]
-    near = np.asarray(forest[0].active_embedding().vector)
+    near = np.asarray(Embedding.objects.of_song(forest[0]).vector)
     anns = [
         embed(make_song(title=f"Forest by Ann {i}", artist="Ann"), near + 0.1 * unit(rng.standard_normal(D)))
         for i in range(3)
@@ -445,7 +446,10 @@ def test_extending_needs_a_post_and_a_login(client, alice_client, alice, catalog
 def bridge(space, catalogue) -> list[Song]:
     """Songs on the way from Forest to Desert."""
     rng = np.random.default_rng(2)
-    start, goal = catalogue["Forest"][0].active_embedding().vector, catalogue["Desert"][0].active_embedding().vector
+    start, goal = (
+        Embedding.objects.of_song(catalogue["Forest"][0]).vector,
+        Embedding.objects.of_song(catalogue["Desert"][0]).vector,
+    )
     points = slerp(np.asarray(start), np.asarray(goal), np.linspace(0.1, 0.9, 12))
     return [
         embed(make_song(title=f"Bridge {i}", artist=f"Bridge Artist {i}"), p + 0.1 * unit(rng.standard_normal(D)))

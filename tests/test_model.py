@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.model import MODEL_NAMES, Prediction, TagModel, get_model
+from recommender.core.tagger import MODEL_NAMES, Prediction, Tagger, get_tagger
 
 # The first five tag scores of musicnn 0.1.0's own networks for a silent patch (an all-zero log-mel).
 ORIGINAL_SCORES_FOR_SILENCE = {
@@ -26,8 +26,8 @@ def make_patches(n: int, *, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module", params=MODEL_NAMES)
-def model(request) -> TagModel:
-    return get_model(request.param)
+def model(request) -> Tagger:
+    return get_tagger(request.param)
 
 
 def test_the_weights_load_and_run_without_the_musicnn_package():
@@ -36,9 +36,9 @@ def test_the_weights_load_and_run_without_the_musicnn_package():
         import sys
         import numpy as np
         sys.modules["musicnn"] = None  # any import of musicnn now fails
-        from recommender.model import MODEL_NAMES, TagModel
+        from recommender.core.tagger import MODEL_NAMES, Tagger
         for name in MODEL_NAMES:
-            assert TagModel.load(name).predict(np.zeros((1, 187, 96), np.float32)).tags.shape == (1, 50)
+            assert Tagger.load(name).predict(np.zeros((1, 187, 96), np.float32)).tags.shape == (1, 50)
         """
     )
     root = Path(__file__).resolve().parent.parent
@@ -119,11 +119,11 @@ def test_it_rejects_patches_that_are_not_finite(model):
 
 
 def test_get_model_loads_each_model_once_per_process():
-    assert get_model() is get_model("msd_musicnn")
-    assert get_model("mtt_musicnn") is get_model("mtt_musicnn")
-    assert get_model("mtt_musicnn") is not get_model("msd_musicnn")
+    assert get_tagger() is get_tagger("msd_musicnn")
+    assert get_tagger("mtt_musicnn") is get_tagger("mtt_musicnn")
+    assert get_tagger("mtt_musicnn") is not get_tagger("msd_musicnn")
 
 
 def test_it_refuses_an_unknown_model():
     with pytest.raises(ValueError, match="unknown model"):
-        TagModel.load("msd_vgg")
+        Tagger.load("msd_vgg")

@@ -79,9 +79,9 @@ def original(patches, tmp_path_factory) -> dict[str, np.ndarray]:
 def port(patches) -> dict[str, dict[str, np.ndarray]]:
     """The port's outputs for ``patches``, keyed by model then output."""
     # Imported here, not at the top: the reference child process runs this file and must not load Keras 3.
-    from recommender.model import TagModel
+    from recommender.core.tagger import Tagger
 
-    predictions = {name: TagModel.load(name).predict(patches) for name in MODELS}
+    predictions = {name: Tagger.load(name).predict(patches) for name in MODELS}
     return {name: {"taggram": p.tags, **p.features} for name, p in predictions.items()}
 
 
@@ -109,10 +109,10 @@ def test_the_port_gives_the_original_features(name, feature, original, port):
 def test_the_tags_are_named_as_in_musicnn(name):
     from musicnn import configuration
 
-    from recommender.model import TagModel
+    from recommender.core.tagger import Tagger
 
     labels = configuration.MSD_LABELS if name.startswith("msd") else configuration.MTT_LABELS
-    assert TagModel.load(name).spec.tags == tuple(labels)
+    assert Tagger.load(name).spec.tags == tuple(labels)
 
 
 @pytest.mark.parametrize("name", MODELS)

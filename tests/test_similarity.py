@@ -10,9 +10,9 @@ from django.urls import reverse
 from pgvector.django import CosineDistance
 
 from catalog.models import Artist, Genre, Playlist, Song
-from catalog.models import music as catalog_models
+from recommender import models as recommender_models
+from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
 from recommender.models import EMBEDDING_DIMENSIONS, Embedding, active_model_key
-from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist
 from tests.factories import make_song
 
 # build_playlist: the rules, without a database
@@ -35,7 +35,7 @@ def candidate(
 ) -> Candidate:
     return Candidate(
         song_id=song_id,
-        artist_id=song_id if artist is None else artist,
+        artist_group=song_id if artist is None else artist,
         content_hash=content_hash or f"hash-{song_id}",
         distance=0.1 * song_id if distance is None else distance,
         vector=basis(song_id) if vector is None else vector,
@@ -146,7 +146,9 @@ def test_songs_come_nearest_first_with_their_distance():
     angles = [50, 10, 70, 30, 20, 60]
     songs = {angle: embedded_song(at_angle(angle)) for angle in angles}
 
-    found = Song.objects.similar_to(QUERY, model=active_model_key(), k=6, max_per_artist=None)
+    found = Embedding.objects.nearest_songs(
+        among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=6, max_per_artist=None
+    )
 
     assert found == [songs[angle] for angle in sorted(angles)]
     assert [s.distance for s in found] == pytest.approx(
@@ -161,7 +163,10 @@ def test_the_same_recording_under_two_titles_appears_once():
     embedded_song(at_angle(10), title="Re-encode")
     other = embedded_song(at_angle(40))
 
-    assert Song.objects.similar_to(QUERY, model=active_model_key(), k=10) == [original, other]
+    assert Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=10) == [
+        original,
+        other,
+    ]
 
 
 def far_jazz_catalogue() -> tuple[Genre, list[Song]]:
@@ -190,11 +195,11 @@ def far_jazz_catalogue() -> tuple[Genre, list[Song]]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("exact_below", [catalog_models.EXACT_BELOW, 1], ids=["ranked-exactly", "index-scan"])
+@pytest.mark.parametrize("exact_below", [recommender_models.EXACT_BELOW, 1], ids=["ranked-exactly", "index-scan"])
 def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_query(monkeypatch, exact_below):
     # HNSW hands back only the ef_search nearest rows (100), all of them filtered out as not Jazz, unless
     # iterative scans go on looking; a genre this small is ranked exactly instead, unless told otherwise.
-    monkeypatch.setattr(catalog_models, "EXACT_BELOW", exact_below)
+    monkeypatch.setattr(recommender_models, "EXACT_BELOW", exact_below)
     jazz, jazz_songs = far_jazz_catalogue()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE recommender_embedding")
@@ -210,7 +215,9 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = on")
 
-    found = Song.objects.similar_to(QUERY, model=active_model_key(), k=5, genre=jazz, max_per_artist=None)
+    found = Embedding.objects.nearest_songs(
+        among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=5, genre=jazz, max_per_artist=None
+    )
 
     assert len(found) == 5
     assert set(found) <= set(jazz_songs)
@@ -222,7 +229,7 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
 def plan_of_similar_to(**arguments: object) -> str:
     """EXPLAIN of the query similar_to sends, under the settings it sets."""
     with CaptureQueriesContext(connection) as queries:
-        Song.objects.similar_to(QUERY, model=active_model_key(), **arguments)
+        Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), **arguments)
     query = next(q["sql"] for q in queries if "WITH candidates" in q["sql"])
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + query)
@@ -239,7 +246,7 @@ def test_a_small_genre_is_ranked_without_the_index_and_the_whole_catalogue_with_
 
     assert "embedding_vector_hnsw" in plan_of_similar_to(k=5)
     assert "embedding_vector_hnsw" not in plan_of_similar_to(k=5, genre=jazz)
-    monkeypatch.setattr(catalog_models, "EXACT_BELOW", 1)
+    monkeypatch.setattr(recommender_models, "EXACT_BELOW", 1)
     assert "embedding_vector_hnsw" in plan_of_similar_to(k=5, genre=jazz)
 
 
@@ -250,7 +257,7 @@ def test_songs_embedded_by_another_model_are_never_returned():
     both = embedded_song(at_angle(20))
     Embedding.objects.create(song=both, model="another_model@2:penultimate:w12", vector=at_angle(0))
 
-    found = Song.objects.similar_to(QUERY, model=active_model_key(), k=10)
+    found = Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=10)
 
     assert found == [both, current]
     assert found[0].distance == pytest.approx(1 - math.cos(math.radians(20)), abs=1e-6)
@@ -262,12 +269,14 @@ def test_the_catalogue_never_offers_someone_elses_private_upload(alice, bob):
     bobs = embedded_song(at_angle(0), title="Bob's demo", owner=bob, in_catalogue=False)
     alices_seed = embedded_song(at_angle(5), title="Alice's favourite", owner=alice, in_catalogue=False)
 
-    from_catalogue = Song.objects.catalogue().similar_to(QUERY, model=active_model_key(), k=10)
-    for_alice = Song.objects.visible_to(alice).similar_to(QUERY, model=active_model_key(), k=10)
+    from_catalogue = Embedding.objects.nearest_songs(QUERY, model=active_model_key(), k=10)
+    for_alice = Embedding.objects.nearest_songs(
+        among=Song.objects.visible_to(alice), vector=QUERY, model=active_model_key(), k=10
+    )
 
     assert from_catalogue == [public]
     assert bobs not in for_alice
-    assert alices_seed.similar_songs(k=10) == [public]
+    assert Embedding.objects.similar_songs(alices_seed, k=10) == [public]
 
 
 # "More like this" on a song's page

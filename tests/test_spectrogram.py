@@ -1,4 +1,4 @@
-"""recommender.spectrogram: the PNG of a song's log-mel spectrogram shown on the upload page."""
+"""recommender.core.pictures: the PNG of a song's log-mel spectrogram shown on the upload page."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import io
 
 import numpy as np
 import pytest
-import soundfile as sf
 from PIL import Image
 
-from recommender import spectrogram
-from recommender.audio import N_MELS
+from recommender.core import pictures
+from recommender.core.mel import N_MELS
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -27,14 +26,14 @@ def brightness(pixels: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize(("width", "height"), [(800, 200), (320, 96), (1000, 50), (37, 300)])
 def test_png_decodes_at_the_requested_size(width, height):
     mel = np.random.default_rng(0).random((1000, N_MELS), dtype=np.float32) * 4
-    pixels = decode(spectrogram.mel_image(mel, width=width, height=height))
+    pixels = decode(pictures.mel_image(mel, width=width, height=height))
     assert pixels.shape == (height, width, 3)
 
 
 def test_low_frequencies_are_at_the_bottom():
     mel = np.zeros((500, N_MELS), dtype=np.float32)
     mel[:, :10] = 5.0
-    pixels = brightness(decode(spectrogram.mel_image(mel, width=200, height=100)))
+    pixels = brightness(decode(pictures.mel_image(mel, width=200, height=100)))
     assert pixels[-5:].mean() > 200
     assert pixels[:50].mean() < 10
 
@@ -42,7 +41,7 @@ def test_low_frequencies_are_at_the_bottom():
 def test_time_runs_to_the_right():
     mel = np.zeros((500, N_MELS), dtype=np.float32)
     mel[250:] = 5.0
-    pixels = brightness(decode(spectrogram.mel_image(mel, width=200, height=100)))
+    pixels = brightness(decode(pictures.mel_image(mel, width=200, height=100)))
     assert pixels[:, -50:].mean() > 200
     assert pixels[:, :50].mean() < 10
 
@@ -50,29 +49,19 @@ def test_time_runs_to_the_right():
 def test_windows_are_drawn_side_by_side():
     windows = np.zeros((4, 187, N_MELS), dtype=np.float32)
     windows[3] = 5.0
-    pixels = brightness(decode(spectrogram.mel_image(windows, width=400, height=50)))
+    pixels = brightness(decode(pictures.mel_image(windows, width=400, height=50)))
     assert pixels[:, 310:].mean() > 200
     assert pixels[:, :290].mean() < 10
 
 
 @pytest.mark.parametrize("mel", [np.zeros((300, N_MELS)), np.zeros((0, N_MELS)), np.full((5, N_MELS), 3.0)])
 def test_silent_empty_and_flat_spectrograms_still_draw(mel):
-    assert decode(spectrogram.mel_image(mel, width=60, height=40)).shape == (40, 60, 3)
+    assert decode(pictures.mel_image(mel, width=60, height=40)).shape == (40, 60, 3)
 
 
 def test_the_colour_map_runs_from_dark_to_light():
-    lightness = brightness(spectrogram.MAGMA.astype(np.float64))
-    assert spectrogram.MAGMA.shape == (256, 3)
+    lightness = brightness(pictures.MAGMA.astype(np.float64))
+    assert pictures.MAGMA.shape == (256, 3)
     assert lightness[0] < 5
     assert lightness[-1] > 230
     assert np.all(np.diff(lightness) > -1.0)
-
-
-def test_summary_mel_covers_the_song_in_windows(tmp_path):
-    rng = np.random.default_rng(1)
-    path = tmp_path / "song.flac"
-    sf.write(path, (0.1 * rng.standard_normal((60 * 22050, 2))).astype(np.float32), 22050)
-    mel = spectrogram.summary_mel(path, n_windows=12)
-    assert mel.shape == (12 * 187, N_MELS)
-    assert mel.dtype == np.float32
-    assert decode(spectrogram.mel_image(mel)).shape == (200, 800, 3)

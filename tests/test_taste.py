@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.similarity import Candidate
-from recommender.taste import (
+from recommender.core.rules import Candidate
+from recommender.core.taste import (
     EXPLICIT_FLOOR,
     HALF_LIFE_DAYS,
     MAX_SONG_WEIGHT,
@@ -16,9 +16,9 @@ from recommender.taste import (
     recency,
     song_weights,
     taste_centres,
-    unit_rows,
     weighted_silhouette,
 )
+from recommender.core.vectors import unit_length
 
 D = 200
 
@@ -36,7 +36,7 @@ def clusters(rng: np.random.Generator, sizes: list[int], *, spread: float = 0.7)
         for _ in range(size):
             vectors.append(common + direction + spread * unit(rng.standard_normal(D)))
             labels.append(label)
-    return unit_rows(np.array(vectors)), np.array(labels)
+    return unit_length(np.array(vectors)), np.array(labels)
 
 
 def mean_direction(vectors: np.ndarray) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from catalog.models.listening import InvalidPlay, Play, PlayQuerySet, Rating, RatingQuerySet, play_outcome
 from catalog.models.music import (
-    EF_SEARCH,
-    EXACT_BELOW,
     MAX_QUERY_LENGTH,
     SORT_CHOICES,
     UNKNOWN_ARTIST,
@@ -13,14 +11,12 @@ from catalog.models.music import (
     GenreQuerySet,
     Song,
     SongQuerySet,
+    artist_group_key,
     genre_song_ids,
-    playlist_artist_key,
 )
 from catalog.models.playlists import M3uImport, Playlist, PlaylistChanged, PlaylistItem, PlaylistQuerySet
 
 __all__ = [
-    "EF_SEARCH",
-    "EXACT_BELOW",
     "MAX_QUERY_LENGTH",
     "SORT_CHOICES",
     "UNKNOWN_ARTIST",
@@ -40,7 +36,7 @@ __all__ = [
     "RatingQuerySet",
     "Song",
     "SongQuerySet",
+    "artist_group_key",
     "genre_song_ids",
     "play_outcome",
-    "playlist_artist_key",
 ]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -20,7 +17,7 @@ from django.contrib.postgres.search import (
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, OuterRef, Q
 from django.db.models.functions import Greatest, Lower
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -32,10 +29,6 @@ from catalog.text import fold, prefix_tsquery, words
 
 # Word similarity above which a small typo ("wesnth", "nexiuz" for "Nexuiz") still finds the song.
 TRIGRAM_THRESHOLD = 0.4
-# The shortest candidate list HNSW keeps in a nearest-neighbour search (hnsw.ef_search); see similar_to.
-EF_SEARCH = 200
-# similar_to ranks a genre exactly, without the HNSW index, when it has fewer songs than this.
-EXACT_BELOW = 2000
 MAX_QUERY_LENGTH = 200
 
 
@@ -221,108 +214,6 @@ class SongQuerySet(models.QuerySet["Song"]):
     def analysed(self) -> SongQuerySet:
         return self.filter(analysis_status=Song.Analysis.DONE)
 
-    def similar_to(
-        self,
-        vector: Sequence[float] | np.ndarray,
-        *,
-        model: str,
-        k: int = 10,
-        genre: Genre | None = None,
-        seed: Song | None = None,
-        max_per_artist: int | None = 2,
-    ) -> list[Song]:
-        """The ``k`` songs of this QuerySet nearest to ``vector`` in ``model``'s space, as a playlist.
-
-        Each song comes with ``.distance`` and ``.similarity`` (cosine). The nearest-neighbour
-        search is SQL on the HNSW index; the playlist rules (no seed, no duplicate recordings,
-        at most ``max_per_artist`` per artist) are applied to a few times ``k`` candidates.
-        """
-        from recommender.similarity import DUPLICATE_DISTANCE, Candidate, build_playlist, normalise
-
-        query = normalise(np.asarray(vector, dtype=np.float32))
-        fetch = min(max(4 * k, 40), 1000)
-        songs, exact = self, False
-        if genre is not None:
-            ids = Genre.objects.subtree_ids(genre)
-            exact = genre_song_ids(ids, distinct=False)[:EXACT_BELOW].count() < EXACT_BELOW
-            if exact:
-                songs = self.filter(pk__in=genre_song_ids(ids))
-            else:
-                # The index hands over candidates one by one; each is checked on the link tables' (song, genre)
-                # indexes. Checked against the genre's id list instead, PostgreSQL rebuilt that list per candidate.
-                tagged = Song.genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
-                predicted = Song.predicted_genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
-                songs = self.filter(Exists(tagged) | Exists(predicted))
-        from recommender.models import Embedding
-
-        song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
-        nearest = f"""
-            SELECT e.song_id, e.vector, e.vector <=> %s::vector AS distance
-            FROM {Embedding._meta.db_table} e
-            WHERE e.model = %s AND e.song_id IN ({song_sql})
-        """
-        if exact:
-            # A small genre is ranked exactly: the HNSW scan would walk thousands of other songs to find
-            # its few (173 ms p95 at 1 % of 100,000 songs, docs/benchmarks.md). PostgreSQL may not flatten
-            # a subquery with OFFSET, so the ORDER BY outside it cannot use the index.
-            nearest = f"SELECT * FROM ({nearest} OFFSET 0) AS in_genre"
-        # The candidates are compared with each other in the database, so their vectors never travel:
-        # parsing 40 vectors from text took longer than the index search.
-        sql = f"""
-            WITH candidates AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch})
-            SELECT c.song_id, s.artist_id, a.name, s.album_id, s.content_hash, c.distance,
-                   ARRAY(SELECT d.song_id FROM candidates d
-                         WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s)
-            FROM candidates c
-            JOIN {Song._meta.db_table} s ON s.id = c.song_id
-            JOIN {Artist._meta.db_table} a ON a.id = s.artist_id
-        """
-        literal = "[" + ",".join(map(repr, query.tolist())) + "]"
-        with transaction.atomic(), connection.cursor() as cursor:
-            # ef_search bounds the candidate list HNSW keeps: it must exceed what we fetch for good recall,
-            # and small, tight clusters (a niche genre) are found only with a long list: on 100,000 clustered
-            # vectors recall@10 is 0.92 at 100, 0.96-0.97 at 200 and 0.99 at 400 (docs/benchmarks.md); 200 meets the
-            # 0.95 target at a lower latency. pgvector allows 1000.
-            # pgvector filters after the index scan, so iterative scans keep going until enough rows pass.
-            ef_search = min(max(2 * fetch, EF_SEARCH), 1000)
-            # Otherwise the planner ranks a 10 % genre exactly too, 3x slower than the index (docs/benchmarks.md).
-            sort = "on" if exact else "off"
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_sort', %s, true)",
-                [str(ef_search), sort],
-            )
-            cursor.execute(sql, [literal, model, *song_params, DUPLICATE_DISTANCE])
-            rows = cursor.fetchall()
-        candidates = [
-            Candidate(
-                song_id,
-                playlist_artist_key(artist_id, artist_name, album_id, song_id),
-                content_hash,
-                float(distance),
-                near=frozenset(near),
-            )
-            for song_id, artist_id, artist_name, album_id, content_hash, distance, near in rows
-        ]
-        # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
-        # oldest song is the one kept, whatever order the database found them in.
-        candidates.sort(key=lambda c: (c.distance, c.song_id))
-        chosen = build_playlist(
-            candidates,
-            k=k,
-            seed_id=seed.pk if seed else None,
-            seed_hash=seed.content_hash if seed else None,
-            max_per_artist=max_per_artist,
-        )
-        by_id = Song.objects.with_relations().in_bulk([c.song_id for c in chosen])
-        playlist = []
-        for candidate in chosen:
-            song = by_id[candidate.song_id]
-            song.distance = candidate.distance
-            song.similarity = candidate.similarity
-            playlist.append(song)
-        return playlist
-
     def search(self, query: str) -> SongQuerySet:
         """Songs whose title, artist or album match ``query``, best first.
 
@@ -382,7 +273,7 @@ class SongQuerySet(models.QuerySet["Song"]):
 UNKNOWN_ARTIST = "Unknown artist"
 
 
-def playlist_artist_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
+def artist_group_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
     """Who counts as the artist for "at most 2 per artist": songs of unknown artists are not one artist,
     so they are grouped by album instead (negative keys keep the two kinds apart)."""
     if artist_name != UNKNOWN_ARTIST:
@@ -477,20 +368,6 @@ class Song(models.Model):
     def build_search_document(self) -> str:
         parts = [self.title, self.artist.name if self.artist_id else "", self.album.title if self.album_id else ""]
         return fold(" ".join(part for part in parts if part))
-
-    def active_embedding(self):  # -> recommender.models.Embedding | None
-        from recommender.models import Embedding
-
-        return Embedding.objects.active().filter(song=self).first()
-
-    def similar_songs(self, *, k: int = 10, genre: Genre | None = None, max_per_artist: int | None = 2) -> list[Song]:
-        """A playlist of catalogue songs that sound like this one; empty until it is analysed."""
-        embedding = self.active_embedding()
-        if embedding is None:
-            return []
-        return Song.objects.catalogue().similar_to(
-            embedding.vector, model=embedding.model, k=k, genre=genre, seed=self, max_per_artist=max_per_artist
-        )
 
     @property
     def duration_label(self) -> str:

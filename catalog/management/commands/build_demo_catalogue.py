@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.demo_sources import DemoUnavailable, fetch_demo_tracks
+from catalog.demo import DemoUnavailable, fetch_demo_tracks
 from catalog.importer import Outcome, Provenance
 from catalog.management.commands.import_music import import_many, queue_imported, summarise
 from catalog.models import Song

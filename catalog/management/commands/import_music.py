@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.importer import ImportResult, Outcome, Provenance, find_audio_files, import_file
+from catalog.signals import songs_imported
 
 
 class Command(BaseCommand):
@@ -43,12 +44,10 @@ class Command(BaseCommand):
 
 
 def queue_imported(command: BaseCommand, results: Sequence[ImportResult]) -> None:
-    """Queue the analysis of what was imported; the worker picks it up in the background."""
-    from recommender.jobs import queue_analysis
-
+    """Have what was imported analysed: the recommender queues it, and a worker picks it up in the background."""
     imported = [r.song_id for r in results if r.outcome == Outcome.IMPORTED and r.song_id]
     if imported:
-        count = queue_analysis(imported)
+        count = sum(queued or 0 for _, queued in songs_imported.send(sender=ImportResult, song_ids=imported))
         command.stdout.write(f"Queued {count} song{'s' if count != 1 else ''} for analysis.")
 
 

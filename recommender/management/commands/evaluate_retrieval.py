@@ -1,7 +1,7 @@
 """``manage.py evaluate_retrieval``: leave-one-out retrieval quality of the active model on a labelled CSV.
 
 Each file is decoded once, as analysis decodes it; every layer of the network and the MFCC baseline come from
-the same windows. The metrics live in ``recommender.evaluation``; docs/quality.md has the protocol and results.
+the same windows. The metrics live in ``recommender.core.evaluation``; docs/quality.md has the protocol and results.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from recommender import analysis, audio, evaluation
-from recommender.analysis import WINDOWS_PER_SONG
-from recommender.audio import AudioError
+from recommender.core import analysis, decoding, evaluation, mel
+from recommender.core.analysis import WINDOWS_PER_SONG
+from recommender.core.decoding import AudioError
 
 if TYPE_CHECKING:
-    from recommender.model import TagModel
+    from recommender.core.tagger import Tagger
 
 LAYERS = ("penultimate", "max_pool", "mean_pool", "taggram")
 RANDOM = "random"
@@ -88,9 +88,9 @@ class Command(BaseCommand):
             raise CommandError("--windows must be at least 1.")
 
         rows, skipped = read_rows(csv_path)
-        from recommender.model import get_model
+        from recommender.core.tagger import get_tagger
 
-        model = get_model(options["model"] or settings.MUSREC_MODEL)  # type: ignore[arg-type]
+        model = get_tagger(options["model"] or settings.MUSREC_MODEL)  # type: ignore[arg-type]
         embedding_layer = model.spec.embedding_layer
         layer = options["layer"] or embedding_layer
         layers = list(LAYERS) if layer == "all" else [layer]
@@ -220,13 +220,13 @@ def read_rows(csv_path: Path) -> tuple[list[Row], list[Skipped]]:
     return rows, skipped
 
 
-def embed_song(row: Row, *, model: TagModel, windows: int) -> EmbeddedSong:
+def embed_song(row: Row, *, model: Tagger, windows: int) -> EmbeddedSong:
     """Decode the song's windows once, as analysis does, and make every vector the evaluation compares."""
     spec = model.spec
     if not row.path.is_file():
         raise AudioError("no such file")
     wall, cpu = time.perf_counter(), time.process_time()
-    info = audio.probe(row.path)
+    info = decoding.probe(row.path)
     _, mels = analysis.song_windows(row.path, spec=spec, windows=windows, info=info)
     decoded_wall, decoded_cpu = time.perf_counter(), time.process_time()
     prediction = model.predict(mels)
@@ -247,10 +247,10 @@ def embed_song(row: Row, *, model: TagModel, windows: int) -> EmbeddedSong:
     )
 
 
-def warm_up(model: TagModel) -> None:
+def warm_up(model: Tagger) -> None:
     """Trace the network's graph and build the mel filters now, so that the first song's timing is like the rest."""
     spec = model.spec
-    clip = np.zeros((1, round(audio.PATCH_SECONDS * spec.sample_rate)), dtype=np.float32)
+    clip = np.zeros((1, round(mel.PATCH_SECONDS * spec.sample_rate)), dtype=np.float32)
     mels = analysis.log_mel_patches(clip, spec=spec)
     model.predict(mels)
     evaluation.spectral_statistics(mels)

@@ -1,4 +1,4 @@
-"""The demo catalogue's sources, tried on small fake packages: no network, no Django."""
+"""The demo catalogue (catalog.demo), tried on small fake packages: no network, no Django."""
 
 from __future__ import annotations
 
@@ -15,23 +15,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from catalog import demo_sources
-from catalog.demo_sources import (
-    DemoUnavailable,
-    StemsDoNotMix,
-    download_packages,
-    extract_pk3_music,
-    fetch_demo_tracks,
-    find_tracks,
-    frets_on_fire_stems,
-    is_sound_effect,
-    licence_for,
-    mix_song_folder,
-    mix_stems,
-    parse_copyright,
-    read_song_ini,
-    unpack_package,
-)
+from catalog.demo import DemoUnavailable, fetch_demo_tracks
+from catalog.demo import packages as demo_packages
+from catalog.demo import stems as demo_stems
+from catalog.demo.copyright import licence_for, parse_copyright
+from catalog.demo.music_files import is_sound_effect
+from catalog.demo.packages import download_packages, extract_pk3_music, unpack_package
+from catalog.demo.stems import StemsDoNotMix, frets_on_fire_stems, mix_song_folder, mix_stems
+from catalog.demo.tracks import find_tracks, read_song_ini
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb to build a package")
 
@@ -234,7 +225,7 @@ class FakeApt:
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
         # Package lists that look present, so only a failed download triggers `apt-get update`.
         lists = make_file(self.folder / "lists" / "deb.debian.org_debian_dists_bookworm_main_Packages.lz4")
-        monkeypatch.setattr(demo_sources, "_APT_LISTS_DIR", lists.parent)
+        monkeypatch.setattr(demo_packages, "_APT_LISTS_DIR", lists.parent)
 
     def configure(self, *, debs: dict[str, Path | None], needs_update: bool = False) -> None:
         sources = {name: str(path) if path else None for name, path in debs.items()}
@@ -252,12 +243,12 @@ def fake_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeApt:
 
 @pytest.fixture
 def as_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo_sources.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(demo_packages.os, "geteuid", lambda: 1000)
 
 
 @pytest.fixture
 def as_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo_sources.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(demo_packages.os, "geteuid", lambda: 0)
 
 
 # song.ini ----------------------------------------------------------------------------------------------------
@@ -387,7 +378,7 @@ def test_it_reuses_a_mix_made_earlier(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(stems: object) -> np.ndarray:
         raise AssertionError("mixed again")
 
-    monkeypatch.setattr(demo_sources, "mix_stems", fail)
+    monkeypatch.setattr(demo_stems, "mix_stems", fail)
     lines: list[str] = []
 
     assert mix_song_folder(folder, dest=dest, log=lines.append) == dest
@@ -430,7 +421,7 @@ def test_it_hands_the_mix_to_libvorbis_in_blocks(tmp_path: Path, monkeypatch: py
     folder = tmp_path / "Feelings"
     make_stem(folder / "song.wav", tone(220, 0.5))
     make_stem(folder / "guitar.wav", tone(330, 0.5))
-    monkeypatch.setattr(demo_sources, "_VORBIS_WRITE_FRAMES", 1000)
+    monkeypatch.setattr(demo_stems, "_VORBIS_WRITE_FRAMES", 1000)
     blocks: list[int] = []
     write = sf.SoundFile.write
 
@@ -776,7 +767,7 @@ def test_it_runs_apt_get_update_as_root_when_download_fails(tmp_path: Path, fake
 def test_it_runs_apt_get_update_first_as_root_when_there_are_no_package_lists(
     tmp_path: Path, fake_apt: FakeApt, as_root: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(demo_sources, "_APT_LISTS_DIR", tmp_path / "no-lists")
+    monkeypatch.setattr(demo_packages, "_APT_LISTS_DIR", tmp_path / "no-lists")
     fake_apt.configure(debs={"asc-music": None}, needs_update=True)
 
     download_packages(["asc-music"], tmp_path / "debs", log=lambda line: None)

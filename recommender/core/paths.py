@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recommender.similarity import DUPLICATE_DISTANCE, Candidate
-from recommender.taste import unit_rows
+from recommender.core.rules import DUPLICATE_DISTANCE, Candidate
+from recommender.core.vectors import unit_length
 
 # How much nearness to the previous step counts against nearness to the step's target. At 0 the path jumps
 # to whatever is nearest each target; much above 1 it lingers near A and jumps at the end.
@@ -41,7 +41,7 @@ def slerp(start: np.ndarray, goal: np.ndarray, t: np.ndarray) -> np.ndarray:
     -------
     points : np.ndarray [shape=(s, d)], unit rows
     """
-    a, b = unit_rows(np.stack([start, goal]))
+    a, b = unit_length(np.stack([start, goal]))
     t = np.asarray(t, dtype=np.float64)[:, None]
     angle = float(np.arccos(np.clip(a @ b, -1.0, 1.0)))
     if angle < 1e-6:
@@ -49,7 +49,7 @@ def slerp(start: np.ndarray, goal: np.ndarray, t: np.ndarray) -> np.ndarray:
     if np.pi - angle < 1e-6:
         raise PathError("the two songs are exact opposites, so no single way leads from one to the other")
     points = (np.sin((1 - t) * angle) * a + np.sin(t * angle) * b) / np.sin(angle)
-    return unit_rows(points)
+    return unit_length(points)
 
 
 def path_targets(start: np.ndarray, goal: np.ndarray, steps: int) -> np.ndarray:
@@ -93,25 +93,25 @@ def choose_path(
     """
     if not candidates:
         return []
-    vectors = unit_rows(np.stack([c.vector for c in candidates]))
-    targets = unit_rows(targets)
+    vectors = unit_length(np.stack([c.vector for c in candidates]))
+    targets = unit_length(targets)
     if targets.ndim != 2 or targets.shape[1] != vectors.shape[1]:
         raise PathError(f"targets {targets.shape} do not fit candidates of width {vectors.shape[1]}")
     to_target = 1.0 - vectors @ targets.T  # [shape=(c, s)]
     usable = np.ones(len(candidates), dtype=bool)
-    per_artist: Counter[int] = Counter([start.artist_id, goal.artist_id])
+    per_artist: Counter[int] = Counter([start.artist_group, goal.artist_group])
     chosen: list[Candidate] = []
 
     def rule_out(picked: Candidate) -> None:
         same = np.array([c.song_id == picked.song_id or c.content_hash == picked.content_hash for c in candidates])
         twin = 1.0 - vectors @ (picked.vector / max(float(np.linalg.norm(picked.vector)), 1e-12)) < duplicate_distance
         usable[same | twin] = False
-        if max_per_artist is not None and per_artist[picked.artist_id] >= max_per_artist:
-            usable[[c.artist_id == picked.artist_id for c in candidates]] = False
+        if max_per_artist is not None and per_artist[picked.artist_group] >= max_per_artist:
+            usable[[c.artist_group == picked.artist_group for c in candidates]] = False
 
     for endpoint in (start, goal):
         rule_out(endpoint)
-    previous = unit_rows(start.vector[None, :])[0]
+    previous = unit_length(start.vector)
     for step in range(len(targets)):
         if not usable.any():
             break
@@ -120,7 +120,7 @@ def choose_path(
         index = int(np.argmin(cost))
         picked = candidates[index]
         chosen.append(picked)
-        per_artist[picked.artist_id] += 1
+        per_artist[picked.artist_group] += 1
         rule_out(picked)
         previous = vectors[index]
     return chosen
@@ -133,6 +133,6 @@ def closeness(vectors: np.ndarray, start: np.ndarray, goal: np.ndarray) -> tuple
     -------
     to_start, to_goal : np.ndarray [shape=(s,)] each
     """
-    rows = unit_rows(vectors)
-    a, b = unit_rows(np.stack([start, goal]))
+    rows = unit_length(vectors)
+    a, b = unit_length(np.stack([start, goal]))
     return rows @ a, rows @ b

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.similarity import Candidate, build_playlist
+from recommender.core.rules import Candidate, build_playlist
+from recommender.core.vectors import unit_length
 
 # A listening counts half as much after this many days: last month's habits matter more than last year's.
 HALF_LIFE_DAYS = 30.0
@@ -99,13 +100,6 @@ def song_weights(
     return ids, np.clip(totals, -cap, cap)
 
 
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """``vectors`` [shape=(n, d)] with each row scaled to unit length (zero rows stay zero)."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-
-
 def spherical_kmeans(
     vectors: np.ndarray, weights: np.ndarray, k: int, *, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +130,7 @@ def spherical_kmeans(
             np.add.at(sums, labels, vectors * weights[:, None])
             # A centre that lost all its songs keeps its place rather than becoming zero.
             filled = np.linalg.norm(sums, axis=1) > 0
-            centres[filled] = unit_rows(sums[filled])
+            centres[filled] = unit_length(sums[filled])
         fit = float(weights @ np.sum(vectors * centres[labels], axis=1))
         if best is None or fit > best[0]:
             best = (fit, centres, labels)
@@ -226,7 +220,7 @@ def taste_centres(
     -------
     centres : list of Centre, by weight, heaviest first
     """
-    vectors = unit_rows(positives)
+    vectors = unit_length(positives)
     weights = np.asarray(weights, dtype=np.float64)
     if vectors.ndim != 2 or len(vectors) == 0 or weights.shape != (len(vectors),):
         raise TasteError(f"positives {vectors.shape} and weights {weights.shape} do not fit")
@@ -282,7 +276,7 @@ def _each_song_a_centre(vectors: np.ndarray, weights: np.ndarray) -> tuple[np.nd
     labels = np.searchsorted(kept, labels)
     sums = np.zeros((len(kept), vectors.shape[1]))
     np.add.at(sums, labels, vectors * weights[:, None])
-    return unit_rows(sums), labels
+    return unit_length(sums), labels
 
 
 def push_away(
@@ -313,7 +307,7 @@ def push_away(
     -------
     centre : np.ndarray [shape=(d,)], unit length
     """
-    negatives = unit_rows(negatives)
+    negatives = unit_length(negatives)
     sizes = np.abs(np.asarray(negative_weights, dtype=np.float64))
     if negatives.shape[0] != sizes.shape[0] or negatives.shape[1:] != centre.shape:
         raise TasteError(f"negatives {negatives.shape} and weights {sizes.shape} do not fit a centre {centre.shape}")
@@ -348,7 +342,7 @@ def nearer_to_negatives(
     """
     if len(candidates) == 0 or len(negatives) == 0:
         return np.zeros(len(candidates), dtype=bool)
-    nearest = np.max(unit_rows(candidates) @ unit_rows(negatives).T, axis=1)
+    nearest = np.max(unit_length(candidates) @ unit_length(negatives).T, axis=1)
     return (nearest >= near) & (nearest > np.asarray(similarity))
 
 

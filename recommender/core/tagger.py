@@ -1,13 +1,13 @@
 """Tag scores and feature vectors for log-mel patches, from the musicnn models (Django-free).
 
-A worker loads a model once with ``get_model()`` and keeps it for every job::
+A worker loads a model once with ``get_tagger()`` and keeps it for every job::
 
-    model = get_model("msd_musicnn")
+    model = get_tagger("msd_musicnn")
     prediction = model.predict(patches)  # patches: (n, 187, 96) float32 log-mel
     prediction.tags                      # (n, 50) in [0, 1], columns named by model.spec.tags
     prediction.features["penultimate"]   # (n, 200)
 
-The weights and the tag lists live in ``recommender/weights/`` (converted from musicnn
+The weights and the tag lists live in ``recommender/core/weights/`` (converted from musicnn
 0.1.0 by ``scripts/convert_musicnn.py``), so nothing needs the musicnn package or a
 download at run time. TensorFlow runs the network on a GPU when it sees one.
 """
@@ -88,8 +88,8 @@ class Prediction:
     features: dict[str, np.ndarray]
 
 
-class TagModel:
-    """A musicnn network with its trained weights; load it once per process with ``get_model``."""
+class Tagger:
+    """A musicnn network with its trained weights; load it once per process with ``get_tagger``."""
 
     def __init__(self, spec: ModelSpec, network: keras.Model) -> None:
         tf = _tensorflow()
@@ -103,7 +103,7 @@ class TagModel:
         self._forward = tf.function(lambda x: network(x, training=False), input_signature=[signature])
 
     @classmethod
-    def load(cls, name: str = DEFAULT_MODEL, *, weights_dir: Path = WEIGHTS_DIR) -> TagModel:
+    def load(cls, name: str = DEFAULT_MODEL, *, weights_dir: Path = WEIGHTS_DIR) -> Tagger:
         """Build the network named ``name`` and load its weights from ``weights_dir``.
 
         Parameters
@@ -121,7 +121,7 @@ class TagModel:
         card = _read_card(name, weights_dir)
         spec = ModelSpec.from_card(card)
         _tensorflow()
-        from recommender.musicnn import build_musicnn
+        from recommender.core.musicnn import build_musicnn
 
         network = build_musicnn(patch_frames=spec.patch_frames, n_mels=spec.n_mels, **card["architecture"])
         network.load_weights(weights_dir / f"{name}.weights.h5")
@@ -193,13 +193,13 @@ def _tensorflow() -> Any:
     return tf
 
 
-_models: dict[str, TagModel] = {}
+_models: dict[str, Tagger] = {}
 _loading = threading.Lock()
 
 
-def get_model(name: str = DEFAULT_MODEL) -> TagModel:
-    """The process's one ``TagModel`` for ``name``, loaded on first use and kept for the life of the process."""
+def get_tagger(name: str = DEFAULT_MODEL) -> Tagger:
+    """The process's one ``Tagger`` for ``name``, loaded on first use and kept for the life of the process."""
     with _loading:
         if name not in _models:
-            _models[name] = TagModel.load(name)
+            _models[name] = Tagger.load(name)
         return _models[name]

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender import audio
-from recommender.audio import AudioError
-from recommender.similarity import normalise
+from recommender.core import decoding, descriptors, mel
+from recommender.core.decoding import AudioError
+from recommender.core.vectors import unit_length
 
 if TYPE_CHECKING:
-    from recommender.model import ModelSpec, TagModel
+    from recommender.core.tagger import ModelSpec, Tagger
 
 # Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring retrieval
 # quality against speed (docs/quality.md): 8 keep analysis above 400x real time per CPU core, 12
@@ -96,34 +96,34 @@ def model_key(spec: ModelSpec) -> str:
 class _Prepared:
     patches: np.ndarray  # [shape=(n_windows, patch_frames, n_mels)]
     duration: float
-    descriptors: audio.Descriptors
+    descriptors: descriptors.Descriptors
     spectrogram_png: bytes
 
 
 def analyse_files(
     paths: Sequence[Path],
     *,
-    model: TagModel,
+    model: Tagger,
     max_seconds: float | None = None,
     windows: int = WINDOWS_PER_SONG,
 ) -> list[SongAnalysis | AudioError]:
     """Analyse each file; a file that cannot be analysed gets the ``AudioError`` saying why, in its place."""
-    from recommender.spectrogram import mel_image
+    from recommender.core.pictures import mel_image
 
     spec = model.spec
     prepared: list[_Prepared | AudioError] = []
     for path in paths:
         try:
-            info = audio.probe(path)
+            info = decoding.probe(path)
             if max_seconds is not None:
-                audio.check_duration(info, max_seconds=max_seconds)
+                decoding.check_duration(info, max_seconds=max_seconds)
             clips, mels = song_windows(path, spec=spec, windows=windows, info=info)
             prepared.append(
                 _Prepared(
                     patches=mels,
                     duration=info.duration,
                     # The windows serve tempo and loudness too: no second decode.
-                    descriptors=audio.describe(clips, sample_rate=spec.sample_rate),
+                    descriptors=descriptors.describe(clips, sample_rate=spec.sample_rate),
                     spectrogram_png=mel_image(mels),
                 )
             )
@@ -146,7 +146,7 @@ def analyse_files(
         tag_scores = {tag: round(float(score), 4) for tag, score in zip(spec.tags, scores, strict=True)}
         results.append(
             SongAnalysis(
-                embedding=normalise(features[start:end].mean(axis=0)),
+                embedding=unit_length(features[start:end].mean(axis=0), dtype=np.float32),
                 tag_scores=tag_scores,
                 predicted_genres=predicted_genres(tag_scores),
                 duration=item.duration,
@@ -161,7 +161,7 @@ def analyse_files(
 
 
 def song_windows(
-    path: Path, *, spec: ModelSpec, windows: int = WINDOWS_PER_SONG, info: audio.AudioInfo | None = None
+    path: Path, *, spec: ModelSpec, windows: int = WINDOWS_PER_SONG, info: decoding.AudioInfo | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The analysis windows of a song and their log-mel patches, as the network wants them.
 
@@ -176,17 +176,17 @@ def song_windows(
     AudioError
         The file cannot be decoded, or it is silent.
     """
-    clips = audio.load_windows(
-        path, sample_rate=spec.sample_rate, n_windows=windows, window_seconds=audio.PATCH_SECONDS, info=info
+    clips = decoding.load_windows(
+        path, sample_rate=spec.sample_rate, n_windows=windows, window_seconds=mel.PATCH_SECONDS, info=info
     )
-    if audio.is_silent(clips):
+    if descriptors.is_silent(clips):
         raise AudioError("the file is silent")
     return clips, log_mel_patches(clips, spec=spec)
 
 
 def log_mel_patches(clips: np.ndarray, *, spec: ModelSpec) -> np.ndarray:
     """``clips`` [shape=(k, window_samples)] as log-mel patches [shape=(k, spec.patch_frames, spec.n_mels)]."""
-    return audio.log_mel(
+    return mel.log_mel(
         clips,
         sample_rate=spec.sample_rate,
         n_fft=spec.n_fft,

@@ -27,7 +27,9 @@ class Candidate:
     """
 
     song_id: int
-    artist_id: int
+    # Who counts as one artist for "at most n per artist": the artist's id, or another key for songs of an
+    # unknown artist (catalog's artist_group_key groups those by album).
+    artist_group: int
     content_hash: str
     distance: float
     vector: np.ndarray | None = None  # [shape=(d,)], L2-normalised
@@ -36,13 +38,6 @@ class Candidate:
     @property
     def similarity(self) -> float:
         return 1.0 - self.distance
-
-
-def normalise(vector: np.ndarray) -> np.ndarray:
-    """``vector`` [shape=(d,)] scaled to unit length (zero stays zero)."""
-    vector = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
 
 
 def build_playlist(
@@ -72,7 +67,7 @@ def build_playlist(
             continue
         if seed_id is not None and candidate.distance < duplicate_distance:
             continue
-        if max_per_artist is not None and per_artist[candidate.artist_id] >= max_per_artist:
+        if max_per_artist is not None and per_artist[candidate.artist_group] >= max_per_artist:
             continue
         if not candidate.near.isdisjoint(chosen_ids):
             continue
@@ -80,7 +75,7 @@ def build_playlist(
             continue
         chosen.append(candidate)
         chosen_ids.add(candidate.song_id)
-        per_artist[candidate.artist_id] += 1
+        per_artist[candidate.artist_group] += 1
         hashes.add(candidate.content_hash)
     return chosen
 

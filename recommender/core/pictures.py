@@ -1,21 +1,17 @@
 """Pictures of a song's sound: a log-mel spectrogram as a PNG (Django-free, no matplotlib).
 
-The upload page shows ``mel_image(summary_mel(path))``. The overview is built from windows
-spread over the song, like the analysis's, because a full decode of a 4-minute MP3 or Ogg Vorbis
-takes 0.25-0.4 s of one core, half the whole analysis budget (0.6 s) or more. When the analysis
-has already computed its patches (``log_mel(windows, center=False)`` or ``mel_patches``),
-``mel_image(patches)`` draws the same overview with no second decode.
+The analysis draws the patches it has already computed for the network (``log_mel`` of the
+windows ``load_windows`` spread over the song), laid side by side, so the picture costs no second
+decode: an overview of how the song's sound changes, not a timeline (a full decode of a 4-minute
+MP3 or Ogg Vorbis takes 0.25-0.4 s of one core, more than half the whole analysis budget).
 """
 
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 from PIL import Image
-
-from recommender.audio import MODEL_SAMPLE_RATE, N_MELS, PATCH_SECONDS, AudioInfo, load_windows, log_mel
 
 # Every 16th colour of matplotlib's "magma" (CC0, by Nathaniel Smith and Stéfan van der Walt):
 # dark for quiet, through purple and orange to pale yellow for loud; perceptually uniform, and
@@ -64,7 +60,7 @@ def mel_image(mel: np.ndarray, *, width: int = 800, height: int = 200) -> bytes:
     Parameters
     ----------
     mel : np.ndarray [shape=(n_frames, n_mels) or (k, n_frames, n_mels)]
-        From ``log_mel`` or ``mel_patches``; windows are drawn side by side in order.
+        From ``log_mel``; the windows of a 3-D array are drawn side by side in order.
     width, height : int > 0
         Size of the picture in pixels.
 
@@ -89,36 +85,3 @@ def mel_image(mel: np.ndarray, *, width: int = 800, height: int = 200) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(MAGMA[indices], mode="RGB").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def summary_mel(
-    path: str | os.PathLike[str],
-    *,
-    n_windows: int = 24,
-    info: AudioInfo | None = None,
-) -> np.ndarray:
-    """A whole-song overview spectrogram from windows spread over the song.
-
-    The windows are ``mel_patches``' (``PATCH_SECONDS`` each, placed by
-    ``recommender.audio.window_starts``), laid end to end: an overview of how the song's sound
-    changes, not a timeline (the audio between windows is skipped). 24 windows of 3 s decode
-    about 0.1 s of one core for a 4-minute MP3, Ogg Vorbis or FLAC, a third of a full decode.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The audio file.
-    n_windows : int > 0
-        The most windows; a short song gets fewer.
-    info : AudioInfo or None
-        What ``probe`` said about the file.
-
-    Returns
-    -------
-    mel : np.ndarray [shape=(k * 187, 96), dtype=float32]
-        ``log_mel`` frames of the ``k`` windows in song order.
-    """
-    windows = load_windows(
-        path, sample_rate=MODEL_SAMPLE_RATE, n_windows=n_windows, window_seconds=PATCH_SECONDS, info=info
-    )
-    return log_mel(windows, center=False).reshape(-1, N_MELS)

@@ -1,4 +1,4 @@
-"""A person's own account: download everything Musrec holds about them, or delete it all."""
+"""A person's own account: sign up, download everything Musrec holds about them, or delete it all."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import json
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.account_data import account_export, account_summary, delete_account, deletion_refusal, export_filename
+from accounts.data import account_export, account_summary, delete_account, deletion_refusal, export_filename
 
 
 class DeleteAccountForm(forms.Form):
@@ -72,3 +73,15 @@ def account_delete(request: HttpRequest) -> HttpResponse:
             return redirect("login")
     context = {"form": form, "refusal": refusal, "summary": account_summary(user)}
     return render(request, "registration/account_delete.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("catalog:song_list")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("catalog:song_list")
+    return render(request, "registration/signup.html", {"form": form})

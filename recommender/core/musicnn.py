@@ -1,7 +1,7 @@
 """The musicnn tagging network (Pons & Serra, 2019) rebuilt in native Keras 3 (Django-free).
 
 This is a layer-for-layer port of ``build_musicnn`` in musicnn 0.1.0's ``models.py``
-(ISC licence, see ``recommender/weights/LICENSE-musicnn.txt``), so that the trained
+(ISC licence, see ``recommender/core/weights/LICENSE-musicnn.txt``), so that the trained
 MSD and MTT checkpoints, converted once by ``scripts/convert_musicnn.py``, give the
 same numbers without TensorFlow 1 or tf-keras. The converter pairs the checkpoint's
 variables with the layer names below; the ``.weights.h5`` files it writes then pair weights

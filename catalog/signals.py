@@ -1,0 +1,9 @@
+"""What the catalogue tells the layers above it, without importing them."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent by the import commands with ``song_ids``, the songs just imported. The recommender answers by
+# queueing their analysis and returns how many it queued.
+songs_imported = Signal()
