@@ -417,7 +417,9 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
 
 
 @dataclass
-class Path:
+class SongPath:
+    """A playlist that moves from one song to another (not a file path)."""
+
     songs: list[Song]  # A, the steps, B; each with .to_start and .to_goal (cosine similarity)
     asked: int  # steps asked for; fewer when the catalogue ran out
 
@@ -426,7 +428,7 @@ class Path:
         return len(self.songs) - 2
 
 
-def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser, model: str | None = None) -> Path:
+def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser, model: str | None = None) -> SongPath:
     """A playlist from ``start`` to ``goal`` through ``steps`` catalogue songs, each near the one before.
 
     ``start`` and ``goal`` must be songs ``user`` can see (the caller checks); the steps come from the
@@ -467,4 +469,4 @@ def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser,
     to_start, to_goal = paths.closeness(all_vectors, ends[start.pk], ends[goal.pk])
     for song, a, b in zip(songs, to_start, to_goal, strict=True):
         song.to_start, song.to_goal = float(a), float(b)
-    return Path(songs, steps)
+    return SongPath(songs, steps)
