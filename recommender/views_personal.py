@@ -190,7 +190,7 @@ def _picker(request: HttpRequest, form: PathForm, side: str, label: str) -> dict
     }
 
 
-def _chart(result: personal.Path) -> dict[str, object]:
+def _chart(result: personal.SongPath) -> dict[str, object]:
     """Two lines over the path's songs, similarity to A and to B, as SVG points; the picture tells the story."""
     songs = result.songs
     values = [s.to_start for s in songs] + [s.to_goal for s in songs]

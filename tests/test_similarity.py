@@ -119,7 +119,7 @@ def test_similarity_is_one_minus_the_distance():
     assert candidate(1, distance=0.25).similarity == pytest.approx(0.75)
 
 
-# Song.objects.similar_to: the database, with hand-made vectors
+# Embedding.objects.nearest_songs: the database, with hand-made vectors
 
 
 def unit(vector: np.ndarray) -> list[float]:
@@ -226,8 +226,8 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
     assert found == exact[:5]
 
 
-def plan_of_similar_to(**arguments: object) -> str:
-    """EXPLAIN of the query similar_to sends, under the settings it sets."""
+def plan_of_nearest_songs(**arguments: object) -> str:
+    """EXPLAIN of the query nearest_songs sends, under the settings it sets."""
     with CaptureQueriesContext(connection) as queries:
         Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), **arguments)
     query = next(q["sql"] for q in queries if "WITH candidates" in q["sql"])
@@ -244,10 +244,10 @@ def test_a_small_genre_is_ranked_without_the_index_and_the_whole_catalogue_with_
         # wherever the query lets it.
         cursor.execute("SET LOCAL enable_sort = off")
 
-    assert "embedding_vector_hnsw" in plan_of_similar_to(k=5)
-    assert "embedding_vector_hnsw" not in plan_of_similar_to(k=5, genre=jazz)
+    assert "embedding_vector_hnsw" in plan_of_nearest_songs(k=5)
+    assert "embedding_vector_hnsw" not in plan_of_nearest_songs(k=5, genre=jazz)
     monkeypatch.setattr(recommender_models, "EXACT_BELOW", 1)
-    assert "embedding_vector_hnsw" in plan_of_similar_to(k=5, genre=jazz)
+    assert "embedding_vector_hnsw" in plan_of_nearest_songs(k=5, genre=jazz)
 
 
 @pytest.mark.django_db
