@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
@@ -17,26 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.data import account_export, account_summary, delete_account, deletion_refusal, export_filename
-
-
-class DeleteAccountForm(forms.Form):
-    # Asking for the password again means a session left open on a shared computer cannot erase the account.
-    password = forms.CharField(
-        label="Your current password", strip=False, max_length=4096, widget=forms.PasswordInput(render_value=False)
-    )
-    confirm = forms.BooleanField(
-        label="I understand that my account, history, likes, playlists and uploads will be deleted for good."
-    )
-
-    def __init__(self, user: AbstractBaseUser, *args: object, **kwargs: object) -> None:
-        self.user = user
-        super().__init__(*args, **kwargs)
-
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your current password.", code="password_incorrect")
-        return password
+from accounts.forms import DeleteAccountForm
 
 
 @require_GET

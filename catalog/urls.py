@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import views, views_listening, views_playlists
+from catalog import views, views_listening, views_playlist_files, views_playlists
 
 app_name = "catalog"
 
@@ -17,10 +17,10 @@ urlpatterns = [
     path("songs/<int:pk>/rate", views_listening.song_rate, name="song_rate"),
     path("songs/<int:pk>/rating", views_listening.song_rating_buttons, name="song_rating_buttons"),
     path("liked/", views_listening.liked, name="liked"),
-    # --- Playlists: edit, reorder, share, export, import (catalog/views_playlists.py) ---
+    # --- Playlists: edit, reorder, share (catalog/views_playlists.py); files (catalog/views_playlist_files.py) ---
     path("playlists/", views_playlists.playlist_list, name="playlist_list"),
     path("playlists/new", views_playlists.playlist_create, name="playlist_create"),
-    path("playlists/import", views_playlists.playlist_import, name="playlist_import"),
+    path("playlists/import", views_playlist_files.playlist_import, name="playlist_import"),
     path("playlists/add/<int:song_pk>/", views_playlists.playlist_add_song, name="playlist_add_song"),
     path("playlists/<int:pk>/", views_playlists.playlist_detail, name="playlist_detail"),
     path("playlists/<int:pk>/rename", views_playlists.playlist_rename, name="playlist_rename"),
@@ -34,12 +34,12 @@ urlpatterns = [
         views_playlists.playlist_remove_item,
         name="playlist_remove_item",
     ),
-    path("playlists/<int:pk>/export.<slug:fmt>", views_playlists.playlist_export, name="playlist_export"),
+    path("playlists/<int:pk>/export.<slug:fmt>", views_playlist_files.playlist_export, name="playlist_export"),
     path("shared/<uuid:token>/", views_playlists.playlist_shared, name="playlist_shared"),
     path("shared/<uuid:token>/copy", views_playlists.playlist_shared_copy, name="playlist_shared_copy"),
     path(
         "shared/<uuid:token>/export.<slug:fmt>",
-        views_playlists.playlist_shared_export,
+        views_playlist_files.playlist_shared_export,
         name="playlist_shared_export",
     ),
 ]

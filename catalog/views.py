@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_safe
 from django.views.decorators.vary import vary_on_headers
 
+from catalog.htmx import HtmxHttpRequest, wants_fragment
 from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
 from catalog.streaming import ranged_file_response, read_stored_file
 
@@ -21,7 +22,7 @@ def _text_param(request: HttpRequest, name: str) -> str:
 @vary_on_headers("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 @require_GET
 @login_required
-def song_list(request: HttpRequest) -> HttpResponse:
+def song_list(request: HtmxHttpRequest) -> HttpResponse:
     query = _text_param(request, "q").strip()[:MAX_QUERY_LENGTH]
     sort = request.GET.get("sort", "")
     sort = sort if sort in SORT_CHOICES else ""
@@ -50,9 +51,7 @@ def song_list(request: HttpRequest) -> HttpResponse:
         "genres": Genre.objects.with_subtree_song_counts(),
         "total_songs": Song.objects.catalogue().count(),
     }
-    # On a history cache miss htmx reloads the page with HX-Request set and swaps the answer into <body>.
-    partial = request.htmx and not request.htmx.history_restore_request and not request.htmx.boosted
-    template = "catalog/song_list.html#results" if partial else "catalog/song_list.html"
+    template = "catalog/song_list.html#results" if wants_fragment(request) else "catalog/song_list.html"
     return render(request, template, context)
 
 

@@ -10,15 +10,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from catalog.forms import PlayForm
+from catalog.htmx import HtmxHttpRequest, wants_fragment
 from catalog.models import InvalidPlay, Play, Rating, Song
+from catalog.redirects import same_site_url
 
 # What the like/dislike buttons post; "clear" is sent by pressing the button that is already pressed.
 RATING_ACTIONS: dict[str, int | None] = {"like": Rating.LIKE, "dislike": Rating.DISLIKE, "clear": None}
-# Primary keys are bigints; a larger number cannot name a song, and PostgreSQL would refuse to compare it.
-MAX_PK = 2**63 - 1
 
 
 def _get_song_for_user(request: HttpRequest, pk: int) -> Song:
@@ -33,27 +33,12 @@ def _get_play_for_user(request: HttpRequest, pk: int) -> Play:
 
 def _redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
     """Back to the page the form was on (forms without JavaScript), if it is on this site."""
-    referer = request.META.get("HTTP_REFERER", "")
-    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(referer)
-    return redirect(fallback)
+    return redirect(same_site_url(request, request.META.get("HTTP_REFERER", "")) or fallback)
 
 
 def _bad_request(form: forms.Form) -> HttpResponse:
     reasons = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
     return HttpResponseBadRequest(f"Not recorded. {reasons}", content_type="text/plain; charset=utf-8")
-
-
-class PlayForm(forms.Form):
-    song = forms.IntegerField(min_value=1, max_value=MAX_PK)
-    # Django's FloatField refuses NaN and infinity; the song's length bounds it in Play.objects.record.
-    seconds = forms.FloatField(min_value=0)
-    ended = forms.TypedChoiceField(
-        choices=[("0", "no"), ("1", "yes"), ("false", "no"), ("true", "yes")],
-        coerce=lambda value: value in ("1", "true"),
-        required=False,
-        empty_value=False,
-    )
 
 
 @require_POST
@@ -83,11 +68,11 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def history_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def history_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     play = _get_play_for_user(request, pk)
     title = play.song.title
     play.delete()
-    if request.htmx and not request.htmx.boosted:
+    if wants_fragment(request):
         # The row asked for its own removal: an empty answer swaps it out.
         return HttpResponse("")
     messages.success(request, f"Removed “{title}” from your history.")
@@ -104,7 +89,7 @@ def history_clear(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def song_rate(request: HttpRequest, pk: int) -> HttpResponse:
+def song_rate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Like, dislike or clear (``value``); htmx gets the buttons back, a plain form goes back to its page."""
     song = _get_song_for_user(request, pk)
     action = request.POST.get("value", "")
@@ -118,7 +103,7 @@ def song_rate(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         Rating.objects.rate(request.user, song, value)
     song.user_rating = value
-    if request.htmx and not request.htmx.boosted:
+    if wants_fragment(request):
         return render(request, "catalog/_rate.html", {"song": song, "in_player": request.POST.get("in") == "player"})
     return _redirect_back(request, song.get_absolute_url())
 

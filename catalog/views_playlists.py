@@ -1,131 +1,41 @@
-"""Playlists: make, edit, reorder, share, export and import them.
+"""Playlists: make, edit, reorder and share them (files in and out: ``catalog.views_playlist_files``).
 
-Every owner-only view fetches its playlist through ``_get_playlist_for_user`` (another person's playlist
-answers 404), and shared views through ``_get_shared_playlist`` (a private playlist's link answers 404).
+Every owner-only view fetches its playlist through ``get_playlist_for_user`` (another person's playlist
+answers 404), and shared views through ``get_shared_playlist`` (a private playlist's link answers 404).
 """
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import PurePath
 from typing import Any
 from uuid import UUID
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
 from django.db.models import Exists, OuterRef
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, ImportForm, PlaylistForm, form_errors, form_errors_text
+from catalog.htmx import HtmxHttpRequest, wants_fragment
 from catalog.models import Playlist, PlaylistChanged, PlaylistItem, Song
-from catalog.playlist_files import (
-    MAX_IMPORT_BYTES,
-    M3uFile,
-    PlaylistFileError,
-    Track,
-    decode_playlist_bytes,
-    parse_m3u8,
-    write_m3u8,
-    write_xspf,
-)
+from catalog.redirects import same_site_url
 
-NAME_MAX_LENGTH = Playlist._meta.get_field("name").max_length
-DESCRIPTION_MAX_LENGTH = Playlist._meta.get_field("description").max_length
-IMPORT_SUFFIXES = (".m3u8", ".m3u")
 # The "+" menu beside each song lists the most recently changed playlists; the full page lists them all.
 MENU_PLAYLISTS = 12
-EXPORT_TYPES = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
 # The most item ids a reorder may send: far above any real playlist, low enough to refuse a forged flood quickly.
 MAX_REORDER_IDS = 10_000
 _ID = re.compile(r"[0-9]{1,18}")
 _FOCUS = re.compile(r"([0-9]{1,18})-(up|down|remove)")
 
 
-class PlaylistForm(forms.Form):
-    name = forms.CharField(
-        max_length=NAME_MAX_LENGTH,
-        error_messages={
-            "required": "A playlist needs a name.",
-            "max_length": f"A name can be at most {NAME_MAX_LENGTH} characters.",
-            "null_characters_not_allowed": "A name cannot contain NUL characters.",
-        },
-    )
-    description = forms.CharField(
-        required=False,
-        max_length=DESCRIPTION_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={
-            "max_length": f"A description can be at most {DESCRIPTION_MAX_LENGTH} characters.",
-            "null_characters_not_allowed": "A description cannot contain NUL characters.",
-        },
-    )
-
-    def clean_name(self) -> str:
-        # Names are shown on one line, in menus and file names: no runs of spaces, no line breaks.
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("A playlist needs a name.")
-        return name
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="M3U8 file",
-        error_messages={"required": "Choose an .m3u8 file to import.", "empty": "The file is empty."},
-        widget=forms.ClearableFileInput(attrs={"accept": ".m3u8,.m3u,audio/x-mpegurl,application/vnd.apple.mpegurl"}),
-    )
-    name = forms.CharField(
-        label="Name (optional)",
-        required=False,
-        max_length=NAME_MAX_LENGTH,
-        help_text="Without one, the playlist is named after the file.",
-        error_messages={
-            "max_length": f"A name can be at most {NAME_MAX_LENGTH} characters.",
-            "null_characters_not_allowed": "A name cannot contain NUL characters.",
-        },
-    )
-
-    parsed: M3uFile
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
-        if PurePath(upload.name).suffix.lower() not in IMPORT_SUFFIXES:
-            raise forms.ValidationError("Import an .m3u8 or .m3u playlist file.")
-        try:
-            text = decode_playlist_bytes(upload.read(MAX_IMPORT_BYTES + 1))
-        except PlaylistFileError as error:
-            raise forms.ValidationError(str(error)) from None
-        self.parsed = parse_m3u8(text)
-        return upload
-
-    def playlist_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            stem = PurePath(self.cleaned_data["file"].name).stem
-            name = " ".join("".join(ch for ch in stem if ch.isprintable()).replace("_", " ").split())
-        return name[:NAME_MAX_LENGTH] or "Imported playlist"
-
-
-def _wants_fragment(request: HttpRequest) -> bool:
-    """Whether to answer with a piece of a page: htmx asked for one (a move, the "+" menu). Boosted links and
-    forms are whole-page navigation (the player keeps playing across them), so they get whole pages."""
-    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
-
-
-def _get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
+def get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
     """The request user's own playlist, or 404: another person's playlists do not exist for them."""
     return get_object_or_404(Playlist.objects.owned_by(request.user), pk=pk)
 
 
-def _get_shared_playlist(token: UUID) -> Playlist:
+def get_shared_playlist(token: UUID) -> Playlist:
     """A public playlist by its share token, or 404: the link of a private playlist shows nothing at all."""
     return get_object_or_404(Playlist.objects.public().select_related("owner"), share_token=token)
 
@@ -133,10 +43,10 @@ def _get_shared_playlist(token: UUID) -> Playlist:
 @require_GET
 @login_required
 def playlist_list(request: HttpRequest) -> HttpResponse:
-    return _render_list(request)
+    return render_playlist_list(request)
 
 
-def _render_list(
+def render_playlist_list(
     request: HttpRequest,
     *,
     create_form: PlaylistForm | None = None,
@@ -156,7 +66,7 @@ def _render_list(
 def playlist_create(request: HttpRequest) -> HttpResponse:
     form = PlaylistForm(request.POST)
     if not form.is_valid():
-        return _render_list(request, create_form=form, status=400)
+        return render_playlist_list(request, create_form=form, status=400)
     playlist = Playlist.objects.create(owner=request.user, **form.cleaned_data)
     messages.success(request, f"Created “{playlist.name}”. Add songs with the + beside any song.")
     return redirect(playlist)
@@ -165,7 +75,7 @@ def playlist_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def playlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     focus = None
     # After a move without JavaScript, the button pressed keeps the focus on the reloaded page.
     if match := _FOCUS.fullmatch(request.GET.get("focus", "")):
@@ -201,14 +111,13 @@ def _detail_context(request: HttpRequest, playlist: Playlist, **extra: Any) -> d
 @login_required
 def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit the name and description; a form that sends only a name leaves the description as it was."""
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     data = request.POST.copy()
     data.setdefault("description", playlist.description)
     form = PlaylistForm(data)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        for error in form_errors(form):
+            messages.error(request, error)
         return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist), status=400)
     renamed = form.cleaned_data["name"] != playlist.name
     playlist.name, playlist.description = form.cleaned_data["name"], form.cleaned_data["description"]
@@ -220,7 +129,7 @@ def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def playlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     name = playlist.name
     playlist.delete()
     messages.success(request, f"Deleted “{name}”.")
@@ -230,15 +139,15 @@ def playlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def playlist_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
-    copy = _get_playlist_for_user(request, pk).duplicate(request.user)
+    copy = get_playlist_for_user(request, pk).duplicate(request.user)
     messages.success(request, f"Made “{copy.name}”, a private copy.")
     return redirect(copy)
 
 
 @require_POST
 @login_required
-def playlist_visibility(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
+def playlist_visibility(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    playlist = get_playlist_for_user(request, pk)
     choice = request.POST.get("public")
     if choice not in ("1", "0"):
         return _refuse(request, playlist, "Choose whether the playlist is public or private.", status=400)
@@ -253,9 +162,9 @@ def playlist_visibility(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def playlist_move_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def playlist_move_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """Move a song one place up or down: the keyboard's way to reorder (buttons in real forms)."""
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     item = get_object_or_404(playlist.items.all(), pk=item_pk)
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
@@ -275,13 +184,13 @@ def playlist_move_item(request: HttpRequest, pk: int, item_pk: int) -> HttpRespo
 
 @require_POST
 @login_required
-def playlist_reorder(request: HttpRequest, pk: int) -> HttpResponse:
+def playlist_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Save the order a drag and drop left: ``order`` holds the item ids, each once, comma-separated.
 
     One field rather than one per item: Django refuses a form of more than 1,000 fields, and an imported
     playlist may be longer than that.
     """
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     sent = request.POST.get("order", "").split(",")
     if len(sent) > MAX_REORDER_IDS or not all(_ID.fullmatch(value) for value in sent):
         return _refuse(request, playlist, "The new order could not be read; nothing was moved.", status=400)
@@ -299,8 +208,8 @@ def playlist_reorder(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def playlist_remove_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
+def playlist_remove_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    playlist = get_playlist_for_user(request, pk)
     item = get_object_or_404(playlist.items.all(), pk=item_pk)
     label = _song_label(request, item)
     playlist.remove_item(item)
@@ -317,10 +226,10 @@ def _song_label(request: HttpRequest, item: PlaylistItem) -> str:
 
 
 def _changed(
-    request: HttpRequest, playlist: Playlist, status_text: str, *, focus: dict[str, Any] | None = None
+    request: HtmxHttpRequest, playlist: Playlist, status_text: str, *, focus: dict[str, Any] | None = None
 ) -> HttpResponse:
     """The answer to a change of the list: the list itself for htmx, else back to the playlist page."""
-    if _wants_fragment(request):
+    if wants_fragment(request):
         context = _detail_context(request, playlist, status_text=status_text, focus=focus)
         return render(request, "catalog/playlist_detail.html#items", context)
     messages.success(request, status_text)
@@ -330,9 +239,9 @@ def _changed(
     return redirect(url)
 
 
-def _refuse(request: HttpRequest, playlist: Playlist, reason: str, *, status: int) -> HttpResponse:
+def _refuse(request: HtmxHttpRequest, playlist: Playlist, reason: str, *, status: int) -> HttpResponse:
     """Nothing changed: say why, with the list as it is now."""
-    if _wants_fragment(request):
+    if wants_fragment(request):
         # htmx swaps only 2xx answers; the list as it is now must replace what the page shows.
         context = _detail_context(request, playlist, status_text=reason, status_error=True)
         return render(request, "catalog/playlist_detail.html#items", context)
@@ -342,7 +251,7 @@ def _refuse(request: HttpRequest, playlist: Playlist, reason: str, *, status: in
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def playlist_add_song(request: HttpRequest, song_pk: int) -> HttpResponse:
+def playlist_add_song(request: HtmxHttpRequest, song_pk: int) -> HttpResponse:
     """Choose a playlist for a song (GET: the page, or the "+" menu's body for htmx), or add it (POST)."""
     song = get_object_or_404(Song.objects.visible_to(request.user).select_related("artist"), pk=song_pk)
     next_url = _safe_next(request)
@@ -353,11 +262,11 @@ def playlist_add_song(request: HttpRequest, song_pk: int) -> HttpResponse:
         chosen = request.POST["playlist"]
         if not _ID.fullmatch(chosen):
             return _render_chooser(request, song, next_url, error="Choose one of your playlists.", status=400)
-        playlist = _get_playlist_for_user(request, int(chosen))
+        playlist = get_playlist_for_user(request, int(chosen))
     else:
         new_form = PlaylistForm(request.POST)
         if not new_form.is_valid():
-            error = " ".join(e for errors in new_form.errors.values() for e in errors)
+            error = form_errors_text(new_form, separator=" ")
             return _render_chooser(request, song, next_url, error=error, status=400)
         playlist = Playlist.objects.create(owner=request.user, **new_form.cleaned_data)
     added = playlist.add_song(song)
@@ -365,14 +274,14 @@ def playlist_add_song(request: HttpRequest, song_pk: int) -> HttpResponse:
         text = f"Added “{song.title}” to “{playlist.name}”."
     else:
         text = f"“{song.title}” is already in “{playlist.name}”."
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return _render_chooser(request, song, next_url, result={"playlist": playlist, "added": added, "text": text})
     messages.add_message(request, messages.SUCCESS if added else messages.INFO, text)
     return redirect(next_url or playlist.get_absolute_url())
 
 
 def _render_chooser(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     song: Song,
     next_url: str,
     *,
@@ -382,7 +291,7 @@ def _render_chooser(
 ) -> HttpResponse:
     in_playlist = PlaylistItem.objects.filter(playlist=OuterRef("pk"), song=song)
     playlists = Playlist.objects.owned_by(request.user).annotate(has_song=Exists(in_playlist))
-    partial = _wants_fragment(request)
+    partial = wants_fragment(request)
     context = {
         "song": song,
         "next": next_url,
@@ -390,6 +299,7 @@ def _render_chooser(
         "more_playlists": partial and playlists[MENU_PLAYLISTS : MENU_PLAYLISTS + 1].exists(),
         "result": result,
         "error": error,
+        "name_max_length": PLAYLIST_NAME_MAX_LENGTH,
     }
     if partial:
         # htmx swaps only 2xx answers, and the menu must show what went wrong.
@@ -401,20 +311,13 @@ def _render_chooser(
 
 def _safe_next(request: HttpRequest) -> str:
     """The page to go back to after adding a song: only a URL of this site, never one elsewhere."""
-    candidate = (request.POST.get("next") or request.GET.get("next") or "")[:2000]
-    if "\x00" in candidate:
-        return ""
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return ""
+    return same_site_url(request, (request.POST.get("next") or request.GET.get("next") or "")[:2000])
 
 
 @require_GET
 def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
     """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
-    playlist = _get_shared_playlist(token)
+    playlist = get_shared_playlist(token)
     items = list(playlist.visible_items(request.user))
     context = {
         "playlist": playlist,
@@ -428,77 +331,6 @@ def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def playlist_shared_copy(request: HttpRequest, token: UUID) -> HttpResponse:
-    copy = _get_shared_playlist(token).duplicate(request.user)
+    copy = get_shared_playlist(token).duplicate(request.user)
     messages.success(request, f"Saved “{copy.name}” to your playlists.")
     return redirect(copy)
-
-
-@require_GET
-@login_required
-def playlist_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    return _export(request, _get_playlist_for_user(request, pk), fmt)
-
-
-@require_GET
-def playlist_shared_export(request: HttpRequest, token: UUID, fmt: str) -> HttpResponse:
-    return _export(request, _get_shared_playlist(token), fmt)
-
-
-def _export(request: HttpRequest, playlist: Playlist, fmt: str) -> HttpResponse:
-    """The playlist as an M3U8 or XSPF download, listing only the songs the downloader may see."""
-    if fmt not in EXPORT_TYPES:
-        raise Http404("Playlists export as .m3u8 or .xspf.")
-    tracks = [
-        Track(
-            location=request.build_absolute_uri(reverse("catalog:song_audio", args=[item.song_id])),
-            title=item.song.title,
-            artist=item.song.artist.name,
-            album=item.song.album.title if item.song.album else "",
-            duration=item.song.duration,
-        )
-        for item in playlist.visible_items(request.user).prefetch_related(None)
-    ]
-    if fmt == "m3u8":
-        data = write_m3u8(tracks, title=playlist.name).encode()
-    else:
-        share_url = request.build_absolute_uri(playlist.get_share_url()) if playlist.is_public else ""
-        data = write_xspf(tracks, title=playlist.name, annotation=playlist.description, location=share_url)
-    response = FileResponse(
-        io.BytesIO(data),
-        as_attachment=True,
-        filename=f"{_download_name(playlist.name)}.{fmt}",
-        content_type=f"{EXPORT_TYPES[fmt]}; charset=utf-8",
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _download_name(name: str) -> str:
-    """A file name any system accepts: letters, digits, spaces and a little punctuation; the rest becomes "_"."""
-    stem = re.sub(r"[^\w ().,'&+-]+", "_", name).strip(" ._")[:100]
-    return stem or "playlist"
-
-
-@require_POST
-@login_required
-def playlist_import(request: HttpRequest) -> HttpResponse:
-    """A new playlist from an M3U8 file, matched by title and artist; the page lists what did not match."""
-    try:
-        form = ImportForm(request.POST, request.FILES)
-        valid = form.is_valid()
-    except RequestDataTooBig:
-        return _refuse_import(request, "The request is too large.")
-    # The upload handler stopped reading at the site's upload limit; nothing of the file was kept.
-    if getattr(request, "upload_too_large", False):
-        return _refuse_import(request, f"The file is larger than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
-    if not valid:
-        return _render_list(request, import_form=form, status=400)
-    parsed = form.parsed
-    result = Playlist.objects.import_m3u(owner=request.user, name=form.playlist_name(), entries=parsed.entries)
-    context = {"result": result, "bad_lines": parsed.bad_lines, "name": form.playlist_name()}
-    return render(request, "catalog/playlist_import.html", context)
-
-
-def _refuse_import(request: HttpRequest, reason: str) -> HttpResponse:
-    messages.error(request, reason)
-    return _render_list(request, status=413)

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.forms import form_errors_text
+from catalog.htmx import HtmxHttpRequest, fragment_target
 from catalog.importer import Outcome, Provenance, import_file
 from catalog.models import Playlist, Song
 from catalog.streaming import read_stored_file
@@ -86,11 +88,10 @@ def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
 
 @require_GET
 @login_required
-def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     song = _get_upload_for_user(request, pk)
     n, genre = PlaylistOptionsForm(request.GET or None).options()
-    partial = request.htmx and not request.htmx.history_restore_request
-    target = (request.htmx.target or "") if partial else ""
+    target = fragment_target(request, {"analysis", "playlist"})
     # The progress poll shows no playlist: a kNN query per poll would be wasted.
     playlist = (
         []
@@ -109,13 +110,10 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
         "finished": song.analysis_status in (Song.Analysis.DONE, Song.Analysis.FAILED),
     }
-    if partial:
+    if target:
         # The poll that sees the analysis finish also fetches the playlist, which was empty till now.
         context["load_playlist"] = target == "analysis"
-        if target == "analysis":
-            return render(request, "recommender/upload_detail.html#analysis", context)
-        if target == "playlist":
-            return render(request, "recommender/upload_detail.html#playlist", context)
+        return render(request, f"recommender/upload_detail.html#{target}", context)
     return render(request, "recommender/upload_detail.html", context)
 
 
@@ -157,9 +155,7 @@ def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
     seed = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
     form = SavePlaylistForm(request.POST)
     if not form.is_valid():
-        messages.error(
-            request, "The playlist was not saved: " + "; ".join(e for errs in form.errors.values() for e in errs)
-        )
+        messages.error(request, f"The playlist was not saved: {form_errors_text(form)}")
         return redirect(_seed_url(seed))
     songs = Embedding.objects.similar_songs(
         seed, k=form.cleaned_data["n"], genre=form.cleaned_data["genre"], max_per_artist=settings.MUSREC_MAX_PER_ARTIST

@@ -8,36 +8,22 @@ from __future__ import annotations
 
 import math
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, form_errors_text
+from catalog.htmx import HtmxHttpRequest, fragment_target
 from catalog.models import Playlist, Song
+from catalog.views_playlists import get_playlist_for_user
 from recommender import personal
 from recommender.core import paths
-from recommender.forms_personal import ExtendForm, PathForm, PathSaveForm, PlaylistNameForm, StartForm
+from recommender.forms import ExtendForm, PathForm, PathSaveForm, PlaylistNameForm, StartForm
 
 PICKER_RESULTS = 8
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD, CHART_LEFT, CHART_BOTTOM = 600, 170, 12, 44, 28
-
-
-def _get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
-    """The request user's own playlist, or 404: another person's playlists do not exist for them."""
-    return get_object_or_404(Playlist.objects.owned_by(request.user), pk=pk)
-
-
-def _partial(request: HttpRequest, *targets: str) -> str | None:
-    """The element an htmx request (not a boosted page load, not a history restore) asks to refresh."""
-    if not request.htmx or request.htmx.boosted or request.htmx.history_restore_request:
-        return None
-    return request.htmx.target if request.htmx.target in targets else None
-
-
-def _errors(form: forms.Form) -> str:
-    return "; ".join(error for errors in form.errors.values() for error in errors)
 
 
 # --- For you -----------------------------------------------------------------------------------------------
@@ -45,8 +31,8 @@ def _errors(form: forms.Form) -> str:
 
 @require_GET
 @login_required
-def for_you(request: HttpRequest) -> HttpResponse:
-    if _partial(request, "for-you"):
+def for_you(request: HtmxHttpRequest) -> HttpResponse:
+    if fragment_target(request, {"for-you"}):
         return render(request, "recommender/for_you.html#recommendations", _recommendations_context(request))
     return render(request, "recommender/for_you.html", _for_you_context(request))
 
@@ -94,7 +80,7 @@ def for_you_save(request: HttpRequest) -> HttpResponse:
     """Save For you as it is now (recomputed here: the page may be old, the list must be the person's)."""
     form = PlaylistNameForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"The playlist was not saved: {_errors(form)}")
+        messages.error(request, f"The playlist was not saved: {form_errors_text(form)}")
         return redirect("recommender:for_you")
     songs = personal.for_you(request.user).songs
     if not songs:
@@ -111,10 +97,10 @@ def for_you_save(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def extend_playlist(request: HttpRequest, pk: int) -> HttpResponse:
-    playlist = _get_playlist_for_user(request, pk)
+    playlist = get_playlist_for_user(request, pk)
     form = ExtendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"The playlist was not extended: {_errors(form)}")
+        messages.error(request, f"The playlist was not extended: {form_errors_text(form)}")
         return redirect(playlist)
     try:
         added = personal.extend_playlist(playlist, n=form.cleaned_data["n"])
@@ -133,7 +119,7 @@ def extend_playlist(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def path_between_songs(request: HttpRequest) -> HttpResponse:
+def path_between_songs(request: HtmxHttpRequest) -> HttpResponse:
     """Choose A and B (search pickers, with htmx or plain GET), see the path, save it."""
     form = PathForm(request.GET or None, user=request.user)
     valid = form.is_valid() if form.is_bound else True
@@ -157,9 +143,9 @@ def path_between_songs(request: HttpRequest) -> HttpResponse:
     if result:
         start, goal = result.songs[0], result.songs[-1]
         context["save_form"] = PathSaveForm(
-            initial={"name": f"From {start.title} to {goal.title}"[:120]}, user=request.user
+            initial={"name": f"From {start.title} to {goal.title}"[:PLAYLIST_NAME_MAX_LENGTH]}, user=request.user
         )
-    target = _partial(request, "pick-from", "pick-to")
+    target = fragment_target(request, {"pick-from", "pick-to"})
     if target:
         picker = next(p for p in context["pickers"] if p["id"] == target)
         return render(request, "recommender/path.html#picker", {**context, "picker": picker}, status=status)
@@ -221,7 +207,7 @@ def _chart(result: personal.SongPath) -> dict[str, object]:
 def save_path(request: HttpRequest) -> HttpResponse:
     form = PathSaveForm(request.POST, user=request.user)
     if not form.complete():
-        messages.error(request, f"The path was not saved: {_errors(form) or 'choose both ends'}")
+        messages.error(request, f"The path was not saved: {form_errors_text(form) or 'choose both ends'}")
         return redirect("recommender:path")
     start, goal = form.cleaned_data["from"], form.cleaned_data["to"]
     try:

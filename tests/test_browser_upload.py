@@ -12,13 +12,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.urls import reverse
 
 from catalog.importer import Outcome, import_file
 from catalog.models import Playlist, Song
 from recommender.jobs import queue_analysis
 from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page, log_in  # noqa: F401
 from tests.conftest import run_analysis_worker
-from tests.factories import write_audio
+from tests.factories import make_song, write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 expect = playwright_api.expect
@@ -153,3 +154,21 @@ def test_an_upload_shows_its_analysis_live_then_plays_and_saves_its_playlist(
     expect(page.locator("ol.playlist li").first).to_contain_text(first_title)
     assert page.url.endswith(saved.get_absolute_url())
     assert player.evaluate("player => player.musrecMarker") == "same player"
+
+
+def test_deleting_an_upload_asks_first_and_no_keeps_it(page, alice):
+    demo = make_song(title="My Demo", owner=alice, in_catalogue=False)
+    log_in(page, "alice")
+    page.goto(reverse("recommender:upload_detail", args=[demo.pk]))
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete upload").click()
+    page.wait_for_timeout(500)
+    assert Song.objects.filter(pk=demo.pk).exists()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete upload").click()
+
+    expect(page.locator(".messages")).to_have_text("“My Demo” was deleted.")
+    expect(page).to_have_url(re.compile(r"/upload/$"))
+    assert not Song.objects.filter(pk=demo.pk).exists()

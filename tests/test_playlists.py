@@ -231,21 +231,21 @@ def test_adding_a_song_already_in_the_playlist_changes_nothing(alice):
 
 
 @pytest.mark.parametrize(
-    ("to_position", "order"),
+    ("steps", "position", "order"),
     [
-        (1, ["C", "A", "B", "D"]),
-        (2, ["A", "C", "B", "D"]),
-        (4, ["A", "B", "D", "C"]),
-        (99, ["A", "B", "D", "C"]),
-        (-5, ["C", "A", "B", "D"]),
+        (-2, 1, ["C", "A", "B", "D"]),
+        (-1, 2, ["A", "C", "B", "D"]),
+        (1, 4, ["A", "B", "D", "C"]),
+        (96, 4, ["A", "B", "D", "C"]),
+        (-8, 1, ["C", "A", "B", "D"]),
     ],
     ids=["top", "up-one", "bottom", "past-the-end", "before-the-start"],
 )
-def test_moving_an_item_closes_up_the_others(alice, to_position, order):
+def test_moving_an_item_closes_up_the_others(alice, steps, position, order):
     playlist = make_playlist(alice, songs=songs_titled("A", "B", "C", "D"))
     item = playlist.items.get(song__title="C")
 
-    playlist.move_item(item, to_position)
+    assert playlist.move_item_by(item, steps) == position
 
     assert titles(playlist) == order
     assert positions(playlist) == [1, 2, 3, 4]
@@ -253,8 +253,8 @@ def test_moving_an_item_closes_up_the_others(alice, to_position, order):
 
 def test_moving_by_steps_counts_from_where_the_item_is_now(alice):
     playlist = make_playlist(alice, songs=songs_titled("A", "B", "C"))
-    stale = playlist.items.get(song__title="C")
-    playlist.move_item(playlist.items.get(song__title="C"), 1)  # another tab moved it meanwhile
+    a, b, stale = playlist.items.order_by("position")
+    playlist.reorder([stale.pk, a.pk, b.pk])  # another tab dragged C to the top meanwhile
 
     assert playlist.move_item_by(stale, 1) == 2
 

@@ -487,6 +487,47 @@ def test_the_progress_poll_makes_no_nearest_neighbour_query_but_the_playlist_req
     assert knn_queries("playlist") == 1
 
 
+@pytest.mark.parametrize("target", ["analysis", "playlist"])
+def test_htmx_refreshing_one_part_of_the_upload_page_gets_only_that_part(
+    alice_client, alices_upload, small_catalogue, target
+):
+    url = reverse("recommender:upload_detail", args=[alices_upload.pk])
+
+    body = page_text(alice_client.get(url, headers={"HX-Request": "true", "HX-Target": target}))
+
+    assert body.lstrip().startswith(f'<section id="{target}"')
+    assert "<html" not in body
+
+
+@pytest.mark.parametrize("target", ["analysis", "playlist", None])
+def test_a_boosted_link_to_the_upload_page_gets_the_whole_page(alice_client, alices_upload, small_catalogue, target):
+    """Boosted navigation is a whole page, whatever element it names: the player swaps it into #page."""
+    url = reverse("recommender:upload_detail", args=[alices_upload.pk])
+    headers = {"HX-Request": "true", "HX-Boosted": "true", **({"HX-Target": target} if target else {})}
+
+    body = page_text(alice_client.get(url, headers=headers))
+
+    assert "<html" in body
+    assert '<section id="analysis"' in body
+    assert '<section id="playlist"' in body
+    assert "Songs that sound like it" in body
+
+
+def test_the_analysis_gives_the_loudness_in_lufs(alice_client, alices_upload):
+    Song.objects.filter(pk=alices_upload.pk).update(loudness_db=-14.26)
+
+    body = page_text(alice_client.get(reverse("recommender:upload_detail", args=[alices_upload.pk])))
+
+    assert "<dt>Loudness</dt><dd>-14.3 LUFS</dd>" in body
+    assert "dBFS" not in body
+
+
+def test_deleting_an_upload_asks_first(alice_client, alices_upload):
+    body = page_text(alice_client.get(reverse("recommender:upload_detail", args=[alices_upload.pk])))
+
+    assert 'hx-confirm="Delete your upload “Secret Demo”? This cannot be undone."' in body
+
+
 @pytest.mark.parametrize("n", ["3", "1000", "abc", "", "7", "-10", "10.5"])
 def test_a_playlist_size_that_is_not_offered_falls_back_to_ten(alice_client, alices_upload, embedded_catalogue, n):
     response = alice_client.get(reverse("recommender:upload_detail", args=[alices_upload.pk]), {"n": n})

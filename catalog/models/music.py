@@ -322,7 +322,7 @@ class Song(models.Model):
     predicted_genres = models.ManyToManyField(Genre, blank=True, related_name="predicted_songs")
     spectrogram = models.ImageField(upload_to="spectrograms/", max_length=255, blank=True)
     tempo_bpm = models.FloatField(null=True, blank=True)
-    loudness_db = models.FloatField(null=True, blank=True, help_text="RMS level in dBFS")
+    loudness_db = models.FloatField(null=True, blank=True, help_text="Integrated loudness, LUFS (approximate)")
     energy = models.FloatField(null=True, blank=True, help_text="0 (calm) to 1 (intense)")
     # Uploads belong to their uploader and stay private unless shared; imports have no owner.
     owner = models.ForeignKey(

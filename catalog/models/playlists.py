@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -180,24 +180,17 @@ class Playlist(models.Model):
             self._renumber(ids)
         return True
 
-    def move_item(self, item: PlaylistItem, to_position: int) -> int:
-        """Move ``item`` to ``to_position`` (1 is first; clamped to the list), the others closing up. Its new position.
-
-        Raises :class:`PlaylistChanged` when the item is no longer in the playlist.
-        """
-        return self._move(item, lambda _current: to_position)
-
     def move_item_by(self, item: PlaylistItem, steps: int) -> int:
         """Move ``item`` ``steps`` places (negative: towards the top) from where it is now, which another tab
-        may have changed since the page was drawn. Its new position; :class:`PlaylistChanged` when it is gone."""
-        return self._move(item, lambda current: current + steps)
+        may have changed since the page was drawn; clamped to the list, the others closing up.
 
-    def _move(self, item: PlaylistItem, target: Callable[[int], int]) -> int:
+        Its new position (1 is first); :class:`PlaylistChanged` when it is no longer in the playlist.
+        """
         with transaction.atomic():
             ids = self._lock()
             if item.pk not in ids:
                 raise PlaylistChanged
-            to_position = target(ids.index(item.pk) + 1)
+            to_position = ids.index(item.pk) + 1 + steps
             ids.remove(item.pk)
             index = min(max(to_position, 1), len(ids) + 1) - 1
             ids.insert(index, item.pk)

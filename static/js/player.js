@@ -407,20 +407,6 @@
 
   function pageElement() { return document.getElementById("page"); }
 
-  // htmx sends a boosted form even when its onsubmit="return confirm(...)" said no. Ask before htmx
-  // hears of the submit, and stop the event there if the answer was no.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    var inline = form.onsubmit;
-    if (typeof inline !== "function") return;
-    form.onsubmit = null;
-    setTimeout(function () { form.onsubmit = inline; });
-    if (inline.call(form, event) === false || event.defaultPrevented) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
-
   document.body.addEventListener("htmx:confirm", function (event) {
     // A download is not a page: let the browser fetch it.
     var element = event.detail.elt;
