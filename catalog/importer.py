@@ -156,8 +156,7 @@ def import_file(
                 owner=owner,
                 in_catalogue=owner is None,
             )
-            if genre_names := [*provenance.genres, *tags.genres]:
-                song.genres.set([Genre.objects.named(name) for name in genre_names])
+            song.genres.set(_genres_for(owner, [*provenance.genres, *tags.genres]))
     except IntegrityError:
         # Another importer (or a double-clicked upload) stored the same file between our check and our insert.
         _delete_quietly(stored_name)
@@ -170,6 +169,26 @@ def import_file(
         _delete_quietly(stored_name)
         raise
     return ImportResult(path, Outcome.IMPORTED, song_id=song.pk)
+
+
+def _genres_for(owner: AbstractBaseUser | None, names: list[str]) -> list[Genre]:
+    """The catalogue's imports create the genres they name; a private upload only joins genres that exist,
+    so its tags never show up in anyone's genre menu (``publish_upload`` creates them when it is shared)."""
+    if owner is None:
+        return [Genre.objects.named(name) for name in names]
+    return [genre for name in names if (genre := Genre.objects.existing(name)) is not None]
+
+
+def publish_upload(song: Song) -> None:
+    """Put an upload in the public catalogue, with the genres its tags name (created now if new)."""
+    with transaction.atomic():
+        Song.objects.filter(pk=song.pk).update(in_catalogue=True)
+        try:
+            path = Path(song.audio.path)
+        except NotImplementedError:  # remote storage: the genres it already has will do
+            return
+        if path.is_file() and (names := read_tags(path).genres):
+            song.genres.add(*[Genre.objects.named(name) for name in names])
 
 
 def _get_or_create_ci[M: models.Model](model: type[M], field: str, value: str) -> M:

@@ -14,6 +14,10 @@ from catalog.genre_tree import is_genre
 _TRACK_PREFIX = re.compile(r"^\s*(\d{1,3})\s*[-_. ]+\s*")
 _GENRE_SPLIT = re.compile(r"\s*[;/,|]\s*")
 MAX_FIELD = 255
+# A file may carry any number of GENRE values; a handful says what the music is, thousands are an attack
+# on every genre menu. Longer names are not genres either.
+MAX_GENRES = 5
+MAX_GENRE_LENGTH = 60
 
 
 @dataclass
@@ -67,10 +71,11 @@ def read_tags(path: Path, *, display_name: str | None = None) -> Tags:
         if isinstance(raw_genres, str):
             raw_genres = [raw_genres]
         seen: set[str] = set()
-        for raw in raw_genres:
-            for name in _GENRE_SPLIT.split(str(raw).replace("\x00", "")):
-                name = name.strip()[:100]
-                if is_genre(name) and name.casefold() not in seen:
+        for raw in raw_genres[: 4 * MAX_GENRES]:
+            for name in _GENRE_SPLIT.split(str(raw)[: 4 * MAX_GENRE_LENGTH].replace("\x00", "")):
+                name = " ".join(name.split())
+                wanted = len(tags.genres) < MAX_GENRES and len(name) <= MAX_GENRE_LENGTH
+                if wanted and is_genre(name) and name.casefold() not in seen:
                     seen.add(name.casefold())
                     tags.genres.append(name)
     if not tags.title:

@@ -8,6 +8,7 @@ see), so a forged or foreign id is just an invalid choice: the same answer wheth
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -64,8 +65,13 @@ class PlaylistOptionsForm(forms.Form):
         empty_value=None,
     )
     genre = forms.ModelChoiceField(
-        queryset=Genre.objects.all(), to_field_name="slug", required=False, empty_label="Any genre"
+        queryset=Genre.objects.none(), to_field_name="slug", required=False, empty_label="Any genre"
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only genres of the catalogue: a genre that only private uploads carry is not offered to anyone.
+        self.fields["genre"].queryset = Genre.objects.in_catalogue()
 
     def options(self) -> tuple[int, Genre | None]:
         # Each field falls back on its own: a bad size must not also drop a good genre.

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog.forms import form_errors_text
 from catalog.htmx import HtmxHttpRequest, fragment_target
-from catalog.importer import Outcome, Provenance, import_file
+from catalog.importer import Outcome, Provenance, import_file, publish_upload
 from catalog.models import Playlist, Song
 from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
@@ -143,7 +143,7 @@ def upload_share(request: HttpRequest, pk: int) -> HttpResponse:
     if Song.objects.catalogue().filter(content_hash=song.content_hash).exclude(pk=song.pk).exists():
         messages.info(request, "This recording is already in the catalogue.")
     else:
-        Song.objects.filter(pk=song.pk).update(in_catalogue=True)
+        publish_upload(song)
         messages.success(request, f"“{song.title}” is now in the catalogue for everyone.")
     return redirect("recommender:upload_detail", pk=song.pk)
 

@@ -265,6 +265,18 @@ def test_bobs_own_pages_show_nothing_of_alices(bob_client, alice_client, alices_
         assert hers in alice_client.get(reverse(name)).content.decode()
 
 
+@pytest.mark.django_db
+def test_the_browse_genre_menu_neither_shows_nor_counts_alices_private_upload(bob_client, alice_client, alices_things):
+    private = alices_things["private_upload"]
+    private.genres.add(Genre.objects.named("Alice secret genre"), Genre.objects.named("Jazz"))
+    make_song(title="Public jazz", genres=["Jazz"])
+
+    for client in (bob_client, alice_client):
+        page = client.get(reverse("catalog:song_list")).content.decode()
+        assert "Alice secret genre" not in page
+        assert "Jazz (1)" in page  # the public song only, not Alice's upload as well
+
+
 # Forms that name songs by id: a foreign private upload is an invalid choice, the same answer as a missing song.
 FORMS_NAMING_SONGS = [
     ("GET", "recommender:path", lambda song, other: {"from": song, "to": other}),

@@ -96,14 +96,17 @@ class GenreQuerySet(models.QuerySet["Genre"]):
             return self.get(name__iexact=name)
 
     def with_subtree_song_counts(self) -> list[Genre]:
-        """Genres with songs of their own or below them, ``song_count`` counting the whole subtree.
+        """Genres with catalogue songs of their own or below them, ``song_count`` counting the whole subtree.
 
         Imports place genres under broader ones ("Death metal" under "Metal") that hold no songs
         themselves, yet "Metal" is the filter a listener wants. The counting stays in PostgreSQL
         (a recursive CTE; UNION rather than UNION ALL so a parent cycle cannot loop forever).
+        Only songs in the catalogue count: a genre that only someone's private upload carries is
+        nobody else's business, not even as a count.
         """
         genre_table = Genre._meta.db_table
         link_table = Song.genres.through._meta.db_table
+        song_table = Song._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
@@ -115,6 +118,7 @@ class GenreQuerySet(models.QuerySet["Genre"]):
                 )
                 SELECT tree.ancestor_id, COUNT(DISTINCT link.song_id)
                 FROM tree JOIN {link_table} link ON link.genre_id = tree.genre_id
+                JOIN {song_table} song ON song.id = link.song_id AND song.in_catalogue
                 GROUP BY tree.ancestor_id
                 """  # table names come from the models, never from input
             )
@@ -123,6 +127,14 @@ class GenreQuerySet(models.QuerySet["Genre"]):
         for genre in genres:
             genre.song_count = counts[genre.pk]
         return genres
+
+    def in_catalogue(self) -> GenreQuerySet:
+        """Genres that catalogue songs carry, themselves or below them: the ones a genre menu may offer."""
+        return self.filter(pk__in=[genre.pk for genre in self.with_subtree_song_counts()])
+
+    def existing(self, name: str) -> Genre | None:
+        """The genre called ``name`` (any case), if there is one; never creates it."""
+        return self.filter(name__iexact=" ".join(name.split())[:100]).first()
 
 
 class Genre(models.Model):
