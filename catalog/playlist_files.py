@@ -19,6 +19,11 @@ MAX_IMPORT_BYTES = 1024 * 1024
 # A line longer than any real path or title is more likely binary or an attack than a song.
 MAX_LINE_LENGTH = 4096
 MAX_ENTRIES = 5000
+# "A - B - C" has a reading per dash; a line of hundreds of dashes must not become hundreds of readings
+# (a 164 KB file once became 40,789 titles). The first few dashes are where artist and title part.
+MAX_SPLITS = 3
+# No song has a longer title (catalog's Song.title): a longer reading can match nothing.
+MAX_TITLE_LENGTH = 255
 XSPF_NAMESPACE = "http://xspf.org/ns/0/"
 
 # "Artist - Title", also with the en and em dashes some taggers write.
@@ -63,14 +68,16 @@ class M3uEntry:
         """Ways to read the entry as ``(artist, title)``, most likely first; ``""`` as artist means any artist.
 
         "A - B - C" may be artist "A" with title "B - C" or artist "A - B" with title "C", so every
-        split is offered. The whole name as a bare title comes last (a title such as "Song 2 - Live").
+        split at the first ``MAX_SPLITS`` dashes is offered. The whole name as a bare title comes last (a title
+        such as "Song 2 - Live"). Titles longer than any song's are left out.
         """
         found: list[tuple[str, str]] = []
         for name in self.names:
-            candidates = [(name[: d.start()].strip(), name[d.end() :].strip()) for d in _DASH.finditer(name)]
+            dashes = [d for _, d in zip(range(MAX_SPLITS), _DASH.finditer(name), strict=False)]
+            candidates = [(name[: d.start()].strip(), name[d.end() :].strip()) for d in dashes]
             candidates.append(("", name))
             for candidate in candidates:
-                if candidate[1] and candidate not in found:
+                if 0 < len(candidate[1]) <= MAX_TITLE_LENGTH and candidate not in found:
                     found.append(candidate)
         return found
 

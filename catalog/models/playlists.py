@@ -90,21 +90,31 @@ class PlaylistQuerySet(models.QuerySet["Playlist"]):
         return M3uImport(playlist, matched, unmatched)
 
 
+# Titles looked up per query when matching an imported playlist.
+IMPORT_QUERY_CHUNK = 1000
+
+
 def match_m3u_entries(songs: SongQuerySet, entries: Sequence[M3uEntry]) -> list[tuple[M3uEntry, Song | None]]:
     """Each entry with the first song of ``songs`` its readings name, title and artist compared with ``fold``
     (case and accents ignored), or None. A reading without an artist matches the title alone."""
     readings = [entry.readings() for entry in entries]
     titles = sorted({title for found in readings for _, title in found})
-    by_title: dict[str, list[Song]] = {}
-    if titles:
+    found_songs: dict[int, Song] = {}
+    # At most MAX_ENTRIES x MAX_READINGS titles; asked in chunks so no one query carries megabytes of text.
+    for start in range(0, len(titles), IMPORT_QUERY_CHUNK):
         # PostgreSQL's unaccent() narrows the candidates (the same function on both sides), then fold() decides,
         # the same way search does.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT DISTINCT unaccent(lower(t)) FROM unnest(%s::text[]) AS t", [titles])
+            cursor.execute(
+                "SELECT DISTINCT unaccent(lower(t)) FROM unnest(%s::text[]) AS t",
+                [titles[start : start + IMPORT_QUERY_CHUNK]],
+            )
             keys = [key for (key,) in cursor.fetchall()]
         candidates = songs.annotate(title_key=Unaccent(Lower("title"))).filter(title_key__in=keys)
-        for song in candidates.select_related("artist").order_by("pk"):
-            by_title.setdefault(fold(song.title), []).append(song)
+        found_songs.update((song.pk, song) for song in candidates.select_related("artist"))
+    by_title: dict[str, list[Song]] = {}
+    for pk in sorted(found_songs):  # the oldest song first, whichever chunk found it
+        by_title.setdefault(fold(found_songs[pk].title), []).append(found_songs[pk])
     return [
         (
             entry,
