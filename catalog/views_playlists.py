@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, ImportForm, PlaylistForm, form_errors, form_errors_text
 from catalog.htmx import HtmxHttpRequest, wants_fragment
-from catalog.models import Playlist, PlaylistChanged, PlaylistItem, Song
+from catalog.models import Playlist, PlaylistChanged, PlaylistFull, PlaylistItem, Song
 from catalog.redirects import same_site_url
 
 # The "+" menu beside each song lists the most recently changed playlists; the full page lists them all.
@@ -269,7 +269,10 @@ def playlist_add_song(request: HtmxHttpRequest, song_pk: int) -> HttpResponse:
             error = form_errors_text(new_form, separator=" ")
             return _render_chooser(request, song, next_url, error=error, status=400)
         playlist = Playlist.objects.create(owner=request.user, **new_form.cleaned_data)
-    added = playlist.add_song(song)
+    try:
+        added = playlist.add_song(song)
+    except PlaylistFull as full:
+        return _render_chooser(request, song, next_url, error=str(full), status=400)
     if added:
         text = f"Added “{song.title}” to “{playlist.name}”."
     else:

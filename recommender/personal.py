@@ -16,6 +16,7 @@ finding music, and one's own uploads are one click away on the upload page. The 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,18 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from catalog.models import Genre, Play, Playlist, PlaylistItem, Rating, Song, SongQuerySet, artist_group_key
+from catalog.models import (
+    MAX_PLAYLIST_SONGS,
+    Genre,
+    Play,
+    Playlist,
+    PlaylistFull,
+    PlaylistItem,
+    Rating,
+    Song,
+    SongQuerySet,
+    artist_group_key,
+)
 from recommender.core import paths, taste
 from recommender.core.rules import Candidate
 from recommender.core.vectors import unit_length
@@ -382,7 +394,13 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
     items = list(
         Song.objects.visible_to(owner).filter(pk__in=playlist.items.values("song_id")).select_related("artist", "album")
     )
-    vectors = vectors_of([s.pk for s in items], model=model)
+    room = MAX_PLAYLIST_SONGS - playlist.items.count()
+    if room <= 0:
+        raise PersonalError(str(PlaylistFull()))
+    n = min(n, room)
+    # The centres come from a sample, as For you's do: their clustering compares every song with every other.
+    sample = random.Random(playlist.pk).sample(items, MAX_POSITIVES) if len(items) > MAX_POSITIVES else items
+    vectors = vectors_of([s.pk for s in sample], model=model)
     if not vectors:
         raise PersonalError("None of this playlist's songs has been analysed yet, so there is nothing to go on.")
     ids = list(vectors)

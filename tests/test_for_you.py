@@ -421,6 +421,43 @@ def test_extending_by_a_bad_number_says_so_and_changes_nothing(alice_client, ali
     assert "The playlist was not extended" in text(response)
 
 
+def test_extending_a_long_playlist_clusters_a_sample_not_every_song(alice_client, alice, catalogue, monkeypatch):
+    """A 20,000-song playlist once built a 20,000 x 20,000 matrix; the centres come from a sample now."""
+    monkeypatch.setattr(personal, "MAX_POSITIVES", 4)
+    clustered: list[int] = []
+    taste_centres = personal.taste.taste_centres
+    monkeypatch.setattr(
+        personal.taste,
+        "taste_centres",
+        lambda vectors, *a, **kw: clustered.append(len(vectors)) or taste_centres(vectors, *a, **kw),
+    )
+    playlist = make_playlist(alice, catalogue["Forest"][:5] + catalogue["Desert"][:5])
+
+    alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 5})
+
+    assert clustered == [4]
+    assert playlist.items.count() > 10  # songs were still added
+
+
+def test_a_full_playlist_is_not_extended_and_says_why(alice_client, alice, catalogue, monkeypatch):
+    monkeypatch.setattr(personal, "MAX_PLAYLIST_SONGS", 3)
+    playlist = make_playlist(alice, catalogue["Forest"][:3])
+
+    response = alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 5}, follow=True)
+
+    assert playlist.items.count() == 3
+    assert "this one is full" in text(response)
+
+
+def test_extending_fills_a_playlist_only_up_to_its_limit(alice_client, alice, catalogue, monkeypatch):
+    monkeypatch.setattr(personal, "MAX_PLAYLIST_SONGS", 5)
+    playlist = make_playlist(alice, catalogue["Forest"][:3])
+
+    alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 5})
+
+    assert playlist.items.count() == 5
+
+
 def test_extending_a_playlist_of_unanalysed_songs_says_why_nothing_was_added(alice_client, alice, catalogue):
     playlist = make_playlist(alice, [make_song(title="Raw 1"), make_song(title="Raw 2")])
 

@@ -1057,6 +1057,20 @@ def import_file(client: Client, content: str | bytes, filename: str = "Road Trip
     return client.post(reverse("catalog:playlist_import"), {"file": upload, **data})
 
 
+def test_adding_to_a_full_playlist_is_refused_with_the_reason(alice_client, alice, monkeypatch):
+    from catalog.models import playlists as playlist_models
+
+    monkeypatch.setattr(playlist_models, "MAX_PLAYLIST_SONGS", 2)
+    playlist = Playlist.objects.create_with_songs(owner=alice, name="Full", songs=[make_song(), make_song()])
+    third = make_song(title="Third")
+
+    response = alice_client.post(reverse("catalog:playlist_add_song", args=[third.pk]), {"playlist": playlist.pk})
+
+    assert response.status_code == 400
+    assert "this one is full" in text(response)
+    assert playlist.items.count() == 2
+
+
 def test_importing_matches_titles_and_artists_and_reports_what_did_not_match(alice_client, alice):
     make_song(title="Heroes of Wesnoth", artist="Frogatto")
     make_song(title="Ace of Spades", artist="Motörhead")

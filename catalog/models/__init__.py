@@ -14,9 +14,18 @@ from catalog.models.music import (
     artist_group_key,
     genre_song_ids,
 )
-from catalog.models.playlists import M3uImport, Playlist, PlaylistChanged, PlaylistItem, PlaylistQuerySet
+from catalog.models.playlists import (
+    MAX_PLAYLIST_SONGS,
+    M3uImport,
+    Playlist,
+    PlaylistChanged,
+    PlaylistFull,
+    PlaylistItem,
+    PlaylistQuerySet,
+)
 
 __all__ = [
+    "MAX_PLAYLIST_SONGS",
     "MAX_QUERY_LENGTH",
     "SORT_CHOICES",
     "UNKNOWN_ARTIST",
@@ -30,6 +39,7 @@ __all__ = [
     "PlayQuerySet",
     "Playlist",
     "PlaylistChanged",
+    "PlaylistFull",
     "PlaylistItem",
     "PlaylistQuerySet",
     "Rating",

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models.music import Song, SongQuerySet
-from catalog.playlist_files import M3uEntry
+from catalog.playlist_files import MAX_ENTRIES, M3uEntry
 from catalog.text import fold
 
 
@@ -31,6 +31,18 @@ class M3uImport:
     playlist: Playlist | None
     matched: list[tuple[M3uEntry, Song]]
     unmatched: list[tuple[M3uEntry, str]]
+
+
+# The most songs a playlist holds: as many as an import reads, and a bound on what every view of it,
+# extending it included, has to load.
+MAX_PLAYLIST_SONGS = MAX_ENTRIES
+
+
+class PlaylistFull(Exception):
+    """The playlist already holds ``MAX_PLAYLIST_SONGS`` songs."""
+
+    def __str__(self) -> str:
+        return f"A playlist holds at most {MAX_PLAYLIST_SONGS:,} songs; this one is full."
 
 
 class PlaylistQuerySet(models.QuerySet["Playlist"]):
@@ -100,7 +112,7 @@ def match_m3u_entries(songs: SongQuerySet, entries: Sequence[M3uEntry]) -> list[
     readings = [entry.readings() for entry in entries]
     titles = sorted({title for found in readings for _, title in found})
     found_songs: dict[int, Song] = {}
-    # At most MAX_ENTRIES x MAX_READINGS titles; asked in chunks so no one query carries megabytes of text.
+    # At most MAX_ENTRIES x (MAX_SPLITS + 1) x 2 titles; asked in chunks so no one query carries megabytes of text.
     for start in range(0, len(titles), IMPORT_QUERY_CHUNK):
         # PostgreSQL's unaccent() narrows the candidates (the same function on both sides), then fold() decides,
         # the same way search does.
@@ -169,11 +181,16 @@ class Playlist(models.Model):
         )
 
     def add_song(self, song: Song, *, similarity: float | None = None) -> bool:
-        """Append ``song``; False, and nothing changes, when it is already in the playlist."""
+        """Append ``song``; False, and nothing changes, when it is already in the playlist.
+
+        Raises :class:`PlaylistFull` when there is no room left.
+        """
         with transaction.atomic():
-            self._lock()
+            held = self._lock()
             if self.items.filter(song=song).exists():
                 return False
+            if len(held) >= MAX_PLAYLIST_SONGS:
+                raise PlaylistFull
             last = self.items.aggregate(last=models.Max("position"))["last"] or 0
             PlaylistItem.objects.create(playlist=self, song=song, position=last + 1, similarity=similarity)
             self._touch()

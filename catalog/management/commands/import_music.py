@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,11 +56,17 @@ def import_many(
     files: Sequence[Path], *, provenances: Sequence[Provenance], min_duration: float, show_progress: bool = True
 ) -> list[ImportResult]:
     results = []
-    with tqdm(total=len(files), unit="file", disable=not show_progress, dynamic_ncols=True) as bar:
-        for path, provenance in zip(files, provenances, strict=True):
+    # A bar redrawn in place suits a terminal; in a log file (`./musrec run` keeps the demo build's in
+    # var/log/demo.log) it would be one endless line, so there a plain line marks every 2 %.
+    on_terminal = sys.stderr.isatty()
+    every = max(1, len(files) // 50)
+    with tqdm(total=len(files), unit="file", disable=not (show_progress and on_terminal), dynamic_ncols=True) as bar:
+        for done, (path, provenance) in enumerate(zip(files, provenances, strict=True), start=1):
             bar.set_postfix_str(path.name[-40:], refresh=False)
             results.append(import_file(path, provenance=provenance, min_duration=min_duration))
             bar.update()
+            if show_progress and not on_terminal and (done % every == 0 or done == len(files)):
+                print(f"Importing: {done}/{len(files)} files", file=sys.stderr, flush=True)
     return results
 
 
