@@ -140,7 +140,9 @@ def upload_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def upload_share(request: HttpRequest, pk: int) -> HttpResponse:
     song = _get_upload_for_user(request, pk)
-    if Song.objects.catalogue().filter(content_hash=song.content_hash).exclude(pk=song.pk).exists():
+    if song.analysis_status != Song.Analysis.DONE:
+        messages.error(request, "Only an analysed upload can be added to the catalogue.")
+    elif Song.objects.catalogue().filter(content_hash=song.content_hash).exclude(pk=song.pk).exists():
         messages.info(request, "This recording is already in the catalogue.")
     else:
         publish_upload(song)

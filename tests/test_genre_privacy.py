@@ -67,6 +67,7 @@ def test_the_more_like_this_genre_menu_offers_only_catalogue_genres(alice_client
 @pytest.mark.django_db
 def test_sharing_an_upload_brings_its_genres_into_the_catalogue(alice_client, bob_client, tmp_path):
     song = upload(alice_client, write_audio(tmp_path / "mine.flac", seconds=3, genre="Classique", title="Mine"))
+    Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.DONE)
 
     alice_client.post(reverse("recommender:upload_share", args=[song.pk]))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -626,6 +627,28 @@ def test_an_upload_already_in_the_catalogue_is_not_added_twice(alice_client, ali
     alices_upload.refresh_from_db()
     assert not alices_upload.in_catalogue
     assert "This recording is already in the catalogue." in page_text(alice_client.get(response.url))
+
+
+@pytest.mark.parametrize("status", [Song.Analysis.FAILED, Song.Analysis.QUEUED, Song.Analysis.ANALYSING])
+def test_an_upload_that_is_not_analysed_is_neither_offered_nor_added_to_the_catalogue(
+    alice_client, alices_upload, status
+):
+    Song.objects.filter(pk=alices_upload.pk).update(analysis_status=status, analysis_error="damaged")
+    page = page_text(alice_client.get(reverse("recommender:upload_detail", args=[alices_upload.pk])))
+
+    response = alice_client.post(reverse("recommender:upload_share", args=[alices_upload.pk]))
+
+    alices_upload.refresh_from_db()
+    assert "Add to the public catalogue" not in page
+    assert not alices_upload.in_catalogue
+    assert "Only an analysed upload can be added to the catalogue." in page_text(alice_client.get(response.url))
+
+
+def test_adding_to_the_catalogue_asks_first(alice_client, alices_upload):
+    page = alice_client.get(reverse("recommender:upload_detail", args=[alices_upload.pk])).content.decode()
+
+    form = re.search(r'<form[^>]*action="[^"]*/share"[^>]*>', page, re.S).group(0)
+    assert "hx-confirm=" in form and "Everyone on this site will be able to find and play it" in form
 
 
 PRIVATE_UPLOAD_VIEWS = [
