@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -147,13 +147,22 @@ def playlist_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def playlist_visibility(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Make the playlist public ("1", with a new link), private ("0"), or give it a new link ("new")."""
     playlist = get_playlist_for_user(request, pk)
     choice = request.POST.get("public")
-    if choice not in ("1", "0"):
+    if choice not in ("1", "0", "new"):
         return _refuse(request, playlist, "Choose whether the playlist is public or private.", status=400)
-    playlist.is_public = choice == "1"
-    playlist.save(update_fields=["is_public", "updated_at"])
-    if playlist.is_public:
+    if choice == "new" and not playlist.is_public:
+        return _refuse(request, playlist, "Only a public playlist has a link to renew.", status=400)
+    was_public = playlist.is_public
+    playlist.is_public = choice != "0"
+    if choice == "new" or (playlist.is_public and not was_public):
+        # A link once revoked stays dead: whoever kept it must not see the playlist when it is shared again.
+        playlist.share_token = uuid4()
+    playlist.save(update_fields=["is_public", "share_token", "updated_at"])
+    if choice == "new":
+        messages.success(request, f"“{playlist.name}” has a new link; the old one shows nothing any more.")
+    elif playlist.is_public:
         messages.success(request, f"“{playlist.name}” is public: anyone with its link can see it.")
     else:
         messages.success(request, f"“{playlist.name}” is private: its link shows nothing any more.")

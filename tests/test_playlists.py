@@ -834,6 +834,54 @@ def test_making_it_private_again_closes_the_link(alice_client, alice, client):
     assert client.get(playlist.get_share_url()).status_code == 404
 
 
+def test_a_revoked_link_stays_dead_when_the_playlist_is_shared_again(alice_client, alice, client):
+    playlist = make_public(make_playlist(alice, name="Sunday"))
+    old_link = playlist.get_share_url()
+    url = reverse("catalog:playlist_visibility", args=[playlist.pk])
+
+    alice_client.post(url, {"public": "0"})
+    alice_client.post(url, {"public": "1"})
+
+    playlist.refresh_from_db()
+    assert playlist.is_public
+    assert client.get(old_link).status_code == 404
+    assert client.get(playlist.get_share_url()).status_code == 200
+
+
+def test_new_link_replaces_the_share_link(alice_client, alice, client):
+    playlist = make_public(make_playlist(alice, name="Sunday"))
+    old_link = playlist.get_share_url()
+
+    response = alice_client.post(
+        reverse("catalog:playlist_visibility", args=[playlist.pk]), {"public": "new"}, follow=True
+    )
+
+    playlist.refresh_from_db()
+    assert "“Sunday” has a new link; the old one shows nothing any more." in text(response)
+    assert playlist.is_public and playlist.get_share_url() != old_link
+    assert client.get(old_link).status_code == 404
+    assert client.get(playlist.get_share_url()).status_code == 200
+
+
+def test_a_private_playlist_has_no_link_to_renew(alice_client, alice):
+    playlist = make_playlist(alice)
+    token = playlist.share_token
+
+    response = alice_client.post(reverse("catalog:playlist_visibility", args=[playlist.pk]), {"public": "new"})
+
+    playlist.refresh_from_db()
+    assert response.status_code == 400
+    assert playlist.share_token == token and not playlist.is_public
+
+
+def test_the_share_section_says_the_username_shows(alice_client, alice):
+    private = make_playlist(alice, name="Mine")
+    public = make_public(make_playlist(alice, name="Ours"))
+
+    for playlist in (private, public):
+        assert "your username (“alice”)" in text(alice_client.get(playlist.get_absolute_url()))
+
+
 @pytest.mark.parametrize("value", ["", "yes", "true", "1\x00", "2"])
 def test_a_forged_visibility_is_refused(alice_client, alice, value):
     playlist = make_playlist(alice)
