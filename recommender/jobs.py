@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -17,8 +19,8 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import close_old_connections, connection, connections, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -32,8 +34,12 @@ from recommender.models import Embedding, active_model_key
 logger = logging.getLogger(__name__)
 
 QUEUE = "analysis"
-# A song analysing for longer than this was dropped by a worker that died.
-STALE_AFTER = timedelta(minutes=15)
+# A worker renews its claims this often while it analyses; a claim not renewed for STALE_AFTER belonged to a
+# worker that died, and the reconciler (every RECONCILE_INTERVAL, recommender/worker.py) puts the song back.
+HEARTBEAT = timedelta(seconds=15)
+STALE_AFTER = timedelta(seconds=60)
+# Claims that may end without a result (crash, kill, timeout) before a song is marked failed.
+MAX_ATTEMPTS = 3
 LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -51,7 +57,11 @@ def queue_analysis(song_ids: Iterable[int], *, retry_failed: bool = False) -> in
         return 0
     with transaction.atomic():
         Song.objects.filter(pk__in=ids).update(
-            analysis_status=Song.Analysis.QUEUED, analysis_error="", analysis_progress=0
+            analysis_status=Song.Analysis.QUEUED,
+            analysis_error="",
+            analysis_progress=0,
+            analysis_claim=None,
+            analysis_attempts=0,
         )
         # django-rq enqueues after the commit, so a worker never sees a song that is not yet queued.
         for song_id in ids:
@@ -79,61 +89,118 @@ GPU_BATCH_SONGS = 16
 
 
 def analyse_song(song_id: int) -> str:
-    """Analyse ``song_id`` and, on a GPU, other queued songs in the same forward pass."""
+    """Analyse the next queued songs, in fair order between their owners: on a GPU several in one forward pass.
+
+    ``song_id`` is the song whose queueing made this job; there is one job per queued song, but a job
+    takes whichever song is next in fair order (see ``next_in_fair_order``), so one person's thousand
+    uploads do not hold up everybody else's one. Safe to run twice: a job that finds nothing to claim ends.
+    """
     close_old_connections()
     try:
         model = get_tagger(settings.MUSREC_MODEL)
         # A GPU is idle between small forward passes, so it takes other queued songs along; a CPU is
         # already busy with one song's windows and gains nothing from more.
         per_pass = settings.MUSREC_BATCH_SONGS or (GPU_BATCH_SONGS if model.uses_gpu else 1)
-        batch = [song_id, *_next_queued(exclude=song_id, limit=per_pass - 1)]
-        songs = _claim(batch)
+        token, songs = _claim_next(per_pass)
         if not songs:
             return "nothing to do: already analysed or claimed by another worker"
-        _analyse_claimed(songs, model)
+        with _heartbeat(token):
+            _analyse_claimed(songs, model, token)
         return f"analysed {', '.join(str(s.pk) for s in songs)}"
     finally:
         close_old_connections()
 
 
-def _next_queued(*, exclude: int, limit: int) -> list[int]:
-    if limit <= 0:
-        return []
-    return list(
-        Song.objects.filter(analysis_status=Song.Analysis.QUEUED)
-        .exclude(pk=exclude)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+def next_in_fair_order(limit: int) -> list[tuple[int, int]]:
+    """``(song id, attempts)`` of up to ``limit`` queued songs: each owner's oldest first, owners taking turns.
+
+    Round robin: every owner's first queued song (the catalogue's imports count as one owner) comes
+    before anybody's second, and so on; within a round, the song queued first.
+    """
+    table = Song._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT id, analysis_attempts FROM (
+                SELECT id, analysis_attempts, row_number() OVER (PARTITION BY owner_id ORDER BY id) AS turn
+                FROM {table} WHERE analysis_status = %s
+            ) AS queued
+            ORDER BY turn, id LIMIT %s
+            """,  # the table name comes from the model
+            [Song.Analysis.QUEUED, limit],
+        )
+        return cursor.fetchall()
 
 
-def _claimable() -> Q:
-    stale = timezone.now() - STALE_AFTER
-    return Q(analysis_status=Song.Analysis.QUEUED) | Q(
-        analysis_status=Song.Analysis.ANALYSING, analysis_started_at__lt=stale
-    )
+def _claim_next(per_pass: int) -> tuple[uuid.UUID, list[Song]]:
+    """Claim the next songs (at most ``per_pass``) under a new token; the token and the songs claimed.
+
+    A song that has already failed to finish once is claimed alone: if it crashes the decoder again, it
+    takes no innocent songs of its batch down with it.
+    """
+    token = uuid.uuid4()
+    claimed: list[int] = []
+    for song_id, attempts in next_in_fair_order(4 * per_pass):
+        if len(claimed) >= per_pass or (claimed and attempts > 0):
+            break
+        if _claim(song_id, token):
+            claimed.append(song_id)
+            if attempts > 0:
+                break
+    return token, list(Song.objects.filter(pk__in=claimed, analysis_claim=token).order_by("pk"))
 
 
-def _claim(song_ids: list[int]) -> list[Song]:
-    claimed = []
-    for song_id in song_ids:
-        # One conditional UPDATE per row: whoever changes the row owns it; a second run gets 0 rows.
-        updated = Song.objects.filter(_claimable(), pk=song_id).update(
+def _claim(song_id: int, token: uuid.UUID) -> bool:
+    # One conditional UPDATE: whoever changes the row owns it; a second claimer gets 0 rows.
+    now = timezone.now()
+    return bool(
+        Song.objects.filter(pk=song_id, analysis_status=Song.Analysis.QUEUED).update(
             analysis_status=Song.Analysis.ANALYSING,
-            analysis_started_at=timezone.now(),
+            analysis_claim=token,
+            analysis_started_at=now,
+            analysis_heartbeat_at=now,
+            analysis_attempts=F("analysis_attempts") + 1,
             analysis_progress=5,
             analysis_error="",
         )
-        if updated:
-            claimed.append(Song.objects.get(pk=song_id))
-    return claimed
+    )
 
 
-def _set_progress(song: Song, percent: int) -> None:
-    Song.objects.filter(pk=song.pk, analysis_status=Song.Analysis.ANALYSING).update(analysis_progress=percent)
+def _claimed(song: Song, token: uuid.UUID) -> QuerySet[Song]:
+    """``song``'s row while ``token`` still holds its claim (not re-queued, deleted or taken over meanwhile)."""
+    return Song.objects.filter(pk=song.pk, analysis_status=Song.Analysis.ANALYSING, analysis_claim=token)
 
 
-def _analyse_claimed(songs: list[Song], model: analysis.Tagger) -> None:
+@contextmanager
+def _heartbeat(token: uuid.UUID) -> Iterator[None]:
+    """Renew the claims of ``token`` every ``HEARTBEAT`` while the body runs, so a slow song is not taken for lost."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT.total_seconds()):
+                Song.objects.filter(analysis_claim=token, analysis_status=Song.Analysis.ANALYSING).update(
+                    analysis_heartbeat_at=timezone.now()
+                )
+        except Exception:  # a missed beat is retried at the next one; the claim only lapses after STALE_AFTER
+            logger.exception("Renewing analysis claims failed")
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name="analysis-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _set_progress(song: Song, percent: int, token: uuid.UUID) -> None:
+    _claimed(song, token).update(analysis_progress=percent)
+
+
+def _analyse_claimed(songs: list[Song], model: analysis.Tagger, token: uuid.UUID) -> None:
     with ExitStack() as stack:
         paths: list[Path | None] = []
         for song in songs:
@@ -142,7 +209,7 @@ def _analyse_claimed(songs: list[Song], model: analysis.Tagger) -> None:
             except OSError:
                 paths.append(None)
         for song in songs:
-            _set_progress(song, 20)
+            _set_progress(song, 20, token)
         results = analysis.analyse_files(
             [p for p in paths if p is not None],
             model=model,
@@ -151,17 +218,17 @@ def _analyse_claimed(songs: list[Song], model: analysis.Tagger) -> None:
         results_iter = iter(results)
         for song, path in zip(songs, paths, strict=True):
             if path is None:
-                _fail(song, "the audio file is missing from storage")
+                _fail(song, "the audio file is missing from storage", token)
                 continue
             result = next(results_iter)
             if isinstance(result, AudioError):
-                _fail(song, str(result))
+                _fail(song, str(result), token)
                 continue
             try:
-                _store(song, result, model)
+                _store(song, result, model, token)
             except Exception:
                 logger.exception("Storing the analysis of song %s failed", song.pk)
-                _fail(song, "an internal error stopped the analysis; it can be retried")
+                _fail(song, "an internal error stopped the analysis; it can be retried", token)
                 raise
 
 
@@ -186,22 +253,21 @@ def local_audio_path(song: Song) -> Iterator[Path]:
         yield Path(handle.name)
 
 
-def _fail(song: Song, reason: str) -> None:
-    Song.objects.filter(pk=song.pk).update(
-        analysis_status=Song.Analysis.FAILED, analysis_error=reason[:1000], analysis_progress=0
+def _fail(song: Song, reason: str, token: uuid.UUID) -> None:
+    _claimed(song, token).update(
+        analysis_status=Song.Analysis.FAILED, analysis_error=reason[:1000], analysis_progress=0, analysis_claim=None
     )
 
 
-def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger) -> None:
+def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger, token: uuid.UUID) -> None:
     key = analysis.model_key(model.spec)
     image_name = f"spectrograms/{song.content_hash[:2]}/{song.content_hash}.png"
     storage = song.spectrogram.storage
     with transaction.atomic():
         # The row lock makes a delete or a re-queue either come first (the result is dropped, and no
         # image or embedding is left behind for a song that is gone) or wait until the result is in.
-        status = Song.objects.select_for_update().filter(pk=song.pk).values_list("analysis_status", flat=True).first()
-        if status != Song.Analysis.ANALYSING:
-            return  # the upload was deleted or re-queued meanwhile
+        if not _claimed(song, token).select_for_update().exists():
+            return  # the upload was deleted, re-queued or taken over meanwhile
         storage.delete(image_name)
         image_name = storage.save(image_name, ContentFile(result.spectrogram_png))
         Embedding.objects.update_or_create(
@@ -214,6 +280,8 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger) ->
         Embedding.objects.filter(song=song).exclude(model=key).delete()
         Song.objects.filter(pk=song.pk).update(
             analysis_status=Song.Analysis.DONE,
+            analysis_claim=None,
+            analysis_attempts=0,
             analysis_progress=100,
             analysis_error="",
             analysed_at=timezone.now(),
@@ -231,15 +299,27 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger) ->
 def reconcile() -> dict[str, int]:
     """Put back on the queue every song whose analysis was lost, and every song the active model has not seen.
 
-    - analysing for longer than ``STALE_AFTER``: the worker died; back to queued;
+    - analysing with no heartbeat for ``STALE_AFTER``: the worker died (killed, crashed, timed out); back to
+      queued, or failed once ``MAX_ATTEMPTS`` claims have ended that way (a file that crashes the decoder or
+      exhausts memory must not be retried for ever);
     - queued without a live job in Redis (Redis restarted, queue flushed): enqueued again;
     - pending, or done without an embedding from the active model (the model was switched): queued.
     Failed songs stay failed until someone retries them.
     """
     stale = timezone.now() - STALE_AFTER
-    revived = Song.objects.filter(analysis_status=Song.Analysis.ANALYSING, analysis_started_at__lt=stale).update(
-        analysis_status=Song.Analysis.QUEUED, analysis_progress=0
+    dead = Song.objects.filter(analysis_status=Song.Analysis.ANALYSING).filter(
+        Q(analysis_heartbeat_at__lt=stale) | Q(analysis_heartbeat_at__isnull=True, analysis_started_at__lt=stale)
     )
+    dead.filter(analysis_attempts__gte=MAX_ATTEMPTS).update(
+        analysis_status=Song.Analysis.FAILED,
+        analysis_claim=None,
+        analysis_progress=0,
+        analysis_error=(
+            f"the analysis stopped {MAX_ATTEMPTS} times without finishing (the file may crash the decoder, "
+            "need too much memory or take too long); it can be retried"
+        ),
+    )
+    revived = dead.update(analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0)
 
     model_key = active_model_key()
     has_embedding = Embedding.objects.filter(song=OuterRef("pk"), model=model_key)
@@ -249,11 +329,11 @@ def reconcile() -> dict[str, int]:
         .values_list("pk", flat=True)
     )
 
-    connection = django_rq.get_connection(QUEUE)
+    redis = django_rq.get_connection(QUEUE)
     requeued = 0
     for song_id in Song.objects.filter(analysis_status=Song.Analysis.QUEUED).values_list("pk", flat=True):
         try:
-            status = Job.fetch(job_id_for(song_id), connection=connection).get_status(refresh=False)
+            status = Job.fetch(job_id_for(song_id), connection=redis).get_status(refresh=False)
         except NoSuchJobError:
             status = None
         if status not in LIVE_JOB_STATES:

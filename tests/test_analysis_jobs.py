@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +17,20 @@ from django.utils import timezone
 from rq.job import Job
 
 from catalog.models import Song
+from recommender import jobs
 from recommender.core.tagger import get_tagger
-from recommender.jobs import STALE_AFTER, _analyse_claimed, _claim, analyse_song, job_id_for, queue_analysis, reconcile
+from recommender.jobs import (
+    MAX_ATTEMPTS,
+    STALE_AFTER,
+    _analyse_claimed,
+    _claim,
+    _fail,
+    analyse_song,
+    job_id_for,
+    next_in_fair_order,
+    queue_analysis,
+    reconcile,
+)
 from recommender.models import Embedding, active_model_key
 from tests.conftest import PASSWORD, run_analysis_worker
 from tests.factories import make_song
@@ -42,6 +56,7 @@ def long_ago() -> datetime:
 # analyse_song
 
 
+@pytest.mark.slow
 def test_analysing_a_song_twice_does_the_work_once(analysis_queue):
     song = make_queued_song()
 
@@ -56,40 +71,90 @@ def test_analysing_a_song_twice_does_the_work_once(analysis_queue):
     assert song.analysis_progress == 100
 
 
+def claim(song: Song) -> tuple[uuid.UUID, list[Song]]:
+    token = uuid.uuid4()
+    return token, list(Song.objects.filter(pk=song.pk)) if _claim(song.pk, token) else []
+
+
 def test_a_song_analysing_in_a_live_worker_is_not_claimed_again():
     started = timezone.now() - timedelta(minutes=1)
     song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=started, analysis_progress=20)
 
-    assert _claim([song.pk]) == []
+    assert claim(song)[1] == []
 
     song.refresh_from_db()
     assert song.analysis_started_at == started
     assert song.analysis_progress == 20
 
 
-def test_a_song_left_analysing_by_a_dead_worker_is_claimed():
-    song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=long_ago())
+def test_a_claim_counts_an_attempt_and_carries_a_token():
+    song = make_song(analysis_status=Song.Analysis.QUEUED)
 
-    claimed = _claim([song.pk])
+    token, claimed = claim(song)
 
-    assert [s.pk for s in claimed] == [song.pk]
     song.refresh_from_db()
+    assert claimed == [song]
     assert song.analysis_status == Song.Analysis.ANALYSING
-    assert timezone.now() - song.analysis_started_at < timedelta(minutes=1)
+    assert song.analysis_claim == token
+    assert song.analysis_attempts == 1
+    assert timezone.now() - song.analysis_heartbeat_at < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("status", [Song.Analysis.PENDING, Song.Analysis.DONE, Song.Analysis.FAILED])
 def test_a_song_that_is_not_queued_is_not_claimed(status):
     song = make_song(analysis_status=status)
 
-    assert _claim([song.pk]) == []
+    assert claim(song)[1] == []
     song.refresh_from_db()
     assert song.analysis_status == status
+
+
+def test_only_the_holder_of_a_claim_can_fail_the_song():
+    song = make_song(analysis_status=Song.Analysis.QUEUED)
+    token, (claimed,) = claim(song)
+
+    _fail(claimed, "an old worker's verdict", uuid.uuid4())
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.ANALYSING
+
+    _fail(claimed, "damaged", token)
+    song.refresh_from_db()
+    assert (song.analysis_status, song.analysis_error, song.analysis_claim) == (Song.Analysis.FAILED, "damaged", None)
+
+
+def test_owners_take_turns_in_the_queue(alice, bob):
+    alices = [make_song(title=f"Alice {n}", owner=alice, in_catalogue=False) for n in range(4)]
+    bobs = make_song(title="Bob 1", owner=bob, in_catalogue=False)
+    imported = make_song(title="Imported 1")
+    for song in [*alices, bobs, imported]:
+        Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.QUEUED)
+
+    order = [song_id for song_id, _ in next_in_fair_order(10)]
+
+    assert order == [alices[0].pk, bobs.pk, imported.pk, alices[1].pk, alices[2].pk, alices[3].pk]
+
+
+def test_a_heartbeat_keeps_a_slow_claim_alive_and_stops_with_the_work(monkeypatch):
+    monkeypatch.setattr(jobs, "HEARTBEAT", timedelta(seconds=0.05))
+    song = make_song(analysis_status=Song.Analysis.QUEUED)
+    token, _ = claim(song)
+    Song.objects.filter(pk=song.pk).update(analysis_heartbeat_at=long_ago())
+
+    with jobs._heartbeat(token):
+        time.sleep(0.3)
+        song.refresh_from_db()
+        assert timezone.now() - song.analysis_heartbeat_at < timedelta(seconds=5)
+    Song.objects.filter(pk=song.pk).update(analysis_heartbeat_at=long_ago())
+    time.sleep(0.2)
+
+    song.refresh_from_db()
+    assert song.analysis_heartbeat_at < timezone.now() - STALE_AFTER
 
 
 # The worker
 
 
+@pytest.mark.slow
 def test_a_worker_marks_a_corrupt_file_failed_with_a_reason_and_goes_on_to_the_next(analysis_queue):
     corrupt = make_song(title="Corrupt")
     Path(corrupt.audio.path).write_bytes(np.random.default_rng(3).bytes(20_000))
@@ -106,6 +171,7 @@ def test_a_worker_marks_a_corrupt_file_failed_with_a_reason_and_goes_on_to_the_n
     assert not Embedding.objects.filter(song=corrupt).exists()
 
 
+@pytest.mark.slow
 def test_songs_analysed_together_in_one_pass_get_the_vectors_each_gets_alone(settings, analysis_queue):
     # The GPU path (several queued songs per forward pass), run on the CPU by asking for it.
     songs = [make_song(title=f"Batch {i}") for i in range(3)]
@@ -132,6 +198,7 @@ def test_songs_analysed_together_in_one_pass_get_the_vectors_each_gets_alone(set
         np.testing.assert_allclose(together[song.pk], alone, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_worker_marks_a_song_whose_file_is_missing_failed(analysis_queue):
     song = make_song()
     Path(song.audio.path).unlink()
@@ -144,6 +211,7 @@ def test_a_worker_marks_a_song_whose_file_is_missing_failed(analysis_queue):
     assert song.analysis_error == "the audio file is missing from storage"
 
 
+@pytest.mark.slow
 def test_a_song_without_genre_tags_gets_a_predicted_genre_and_a_tagged_one_does_not(analysis_queue):
     untagged = make_song(title="Untagged")
     tagged = make_song(title="Tagged", genres=["Chiptune"])
@@ -157,6 +225,7 @@ def test_a_song_without_genre_tags_gets_a_predicted_genre_and_a_tagged_one_does_
     assert list(Song.objects.in_genre(predicted[0])) == [untagged]
 
 
+@pytest.mark.slow
 def test_the_browse_genre_filter_finds_a_song_by_its_predicted_genre(alice_client, analysis_queue):
     untagged = make_song(title="Untagged")
     make_song(title="Tagged", genres=["Chiptune"])
@@ -170,6 +239,7 @@ def test_the_browse_genre_filter_finds_a_song_by_its_predicted_genre(alice_clien
     assert "Untagged" in response.content.decode() and "Tagged" not in response.content.decode()
 
 
+@pytest.mark.slow
 def test_progress_is_100_once_a_song_is_analysed(analysis_queue):
     song = make_queued_song()
     assert song.analysis_progress == 0
@@ -232,6 +302,44 @@ def test_reconcile_requeues_a_song_stuck_analysing(analysis_queue):
     assert queued_job_ids(analysis_queue) == {job_id_for(song.pk)}
 
 
+def test_a_song_whose_claims_died_three_times_fails_with_the_reason(analysis_queue):
+    song = make_song(
+        analysis_status=Song.Analysis.ANALYSING, analysis_heartbeat_at=long_ago(), analysis_attempts=MAX_ATTEMPTS
+    )
+
+    reconcile()
+
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.FAILED
+    assert f"stopped {MAX_ATTEMPTS} times without finishing" in song.analysis_error
+    assert not queued_job_ids(analysis_queue)
+
+
+def test_a_song_whose_heartbeat_is_recent_is_left_to_its_worker(analysis_queue):
+    song = make_song(
+        analysis_status=Song.Analysis.ANALYSING, analysis_started_at=long_ago(), analysis_heartbeat_at=timezone.now()
+    )
+
+    assert reconcile()["revived"] == 0
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.ANALYSING
+
+
+@pytest.mark.slow
+def test_a_retried_song_is_analysed_alone_so_a_crash_takes_no_other_song_down(settings, analysis_queue):
+    settings.MUSREC_BATCH_SONGS = 4
+    retried = make_song(title="Crashed once")
+    others = [make_song(title=f"Innocent {n}") for n in range(3)]
+    queue_analysis([retried.pk, *(s.pk for s in others)])
+    Song.objects.filter(pk=retried.pk).update(analysis_attempts=1)
+
+    first = analyse_song(retried.pk)
+    second = analyse_song(others[0].pk)
+
+    assert first == f"analysed {retried.pk}"
+    assert second == f"analysed {', '.join(str(s.pk) for s in others)}"
+
+
 def test_reconcile_leaves_a_song_a_live_worker_is_analysing(analysis_queue):
     song = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=timezone.now())
 
@@ -243,6 +351,7 @@ def test_reconcile_leaves_a_song_a_live_worker_is_analysing(analysis_queue):
     assert analysis_queue.count == 0
 
 
+@pytest.mark.slow
 def test_reconcile_enqueues_again_a_queued_song_whose_job_redis_lost(analysis_queue):
     song = make_queued_song()
     assert queued_job_ids(analysis_queue) == {job_id_for(song.pk)}
@@ -280,6 +389,7 @@ def test_reconcile_queues_songs_never_analysed(analysis_queue):
     assert queued_job_ids(analysis_queue) == {job_id_for(pending.pk)}
 
 
+@pytest.mark.slow
 def test_reconcile_queues_songs_the_active_model_has_not_analysed(analysis_queue):
     song = make_queued_song()
     up_to_date = make_queued_song()
@@ -336,6 +446,7 @@ def staff_client(db) -> Client:
     return client
 
 
+@pytest.mark.slow
 def test_the_admin_action_analyses_a_failed_song_again(staff_client, analysis_queue):
     failed = make_song(analysis_status=Song.Analysis.FAILED, analysis_error="the file is silent")
     analysing = make_song(analysis_status=Song.Analysis.ANALYSING, analysis_started_at=timezone.now())
@@ -358,28 +469,30 @@ def test_the_admin_action_analyses_a_failed_song_again(staff_client, analysis_qu
     assert failed.analysis_status == Song.Analysis.DONE
 
 
+@pytest.mark.slow
 def test_a_song_deleted_while_it_was_analysed_is_dropped_quietly(media_root):
     song = make_song(analysis_status=Song.Analysis.QUEUED)
-    (claimed,) = _claim([song.pk])
+    token, (claimed,) = claim(song)
     audio = Path(song.audio.path)
     data = audio.read_bytes()
     Song.objects.filter(pk=song.pk).delete()
     # As if the worker had opened the file before the upload was deleted.
     audio.write_bytes(data)
 
-    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL))
+    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL), token)
 
     assert not Song.objects.filter(pk=song.pk).exists()
     assert not Embedding.objects.exists()
     assert not list(Path(media_root).rglob("*.png"))
 
 
+@pytest.mark.slow
 def test_a_song_queued_again_while_it_was_analysed_keeps_its_new_state(media_root):
     song = make_song(analysis_status=Song.Analysis.QUEUED)
-    (claimed,) = _claim([song.pk])
+    token, (claimed,) = claim(song)
     Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.QUEUED)
 
-    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL))
+    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL), token)
 
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.QUEUED

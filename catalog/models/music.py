@@ -329,6 +329,12 @@ class Song(models.Model):
     analysis_error = models.TextField(blank=True)
     analysis_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent")
     analysis_started_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the worker analysing the song: only its holder may store or fail the result. The holder
+    # renews the heartbeat while it works; a claim whose heartbeat stopped belonged to a worker that died.
+    analysis_claim = models.UUIDField(null=True, blank=True, editable=False)
+    analysis_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Claims that ended without a result (a crash, a timeout, a killed worker); reset by a result or a retry.
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
     analysed_at = models.DateTimeField(null=True, blank=True)
     # Filled in by the analysis: the network's genre for songs whose tags name none.
     predicted_genres = models.ManyToManyField(Genre, blank=True, related_name="predicted_songs")
