@@ -7,23 +7,45 @@ Development and tests use embedded servers under ``var/``; when ``DATABASE_URL``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
-from musrec_site import services
+from musrec_site import console, services
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The virtual environment's scripts (ruff, lint-imports) sit beside its python; not resolved, it is a symlink.
+BIN = Path(PYTHON).parent
+
+# Run by `./musrec test` before pytest, all within a second (ruff caches, the import graph is small).
+CODE_CHECKS: dict[str, tuple[str, ...]] = {
+    "ruff check": ("ruff", "check", "."),
+    "ruff format": ("ruff", "format", "--check", "."),
+    # import-linter's cache once gave a wrong answer here (an ignored import "not found" that the code had) while
+    # modules were being moved; without it the whole check takes 0.2 s.
+    "import contracts": ("lint-imports", "--no-logo", "--no-cache"),
+}
+CHECK_HINTS = {
+    "ruff check": "`.venv/bin/ruff check --fix .` fixes much of what ruff finds",
+    "ruff format": "`.venv/bin/ruff format .` formats the code",
+    "import contracts": "the contracts (which layer may import which) are in pyproject.toml, [tool.importlinter]",
+}
 
 
 def var_dir() -> Path:
     return Path(os.environ.get("MUSREC_VAR_DIR", BASE_DIR / "var"))
+
+
+def log_dir() -> Path:
+    return var_dir() / "log"
 
 
 @contextmanager
@@ -49,14 +71,54 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, str(BASE_DIR / "manage.py"), *args], env=env, check=True, cwd=BASE_DIR)
 
 
-def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def start_logged(
+    command: Sequence[str], env: dict[str, str], log: Path, what: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command`` with its output appended to ``log`` after a line saying what it is.
+
+    Returns the process and the offset in ``log`` where its output begins.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as handle:
+        handle.write(f"\n===== {datetime.now():%Y-%m-%d %H:%M:%S} {what} =====\n".encode())
+        handle.flush()
+        # A session of its own: Ctrl-C in the terminal reaches only the launcher, which stops the children
+        # in order (the web server and worker before the Redis they use), each with its own children.
+        process = subprocess.Popen(
+            command, env=env, cwd=BASE_DIR, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return process, handle.tell()
+
+
+def stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child's process group (apt-get under the demo build, gunicorn's workers), then wait."""
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def tail(log: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], *, log: Path, timeout: float = 60) -> None:
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("The web server exited during start-up; see the messages above.")
+            raise SystemExit(f"The web server exited during start-up. The end of {log}:\n{tail(log)}")
         try:
             urllib.request.urlopen(url, timeout=2)
             return
@@ -68,73 +130,98 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 6
 
 
 def command_run(options: argparse.Namespace) -> int:
+    print("Starting Musrec…", flush=True)
     with running_services(redis_dir="redis", redis_port=6390, persistent=True) as env:
         env.setdefault("DEBUG", "0")
-        print(f"PostgreSQL: {services.describe_url(env['DATABASE_URL'])}")
-        print(f"Redis:      {services.describe_url(env['REDIS_URL'])}")
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
-        children: list[subprocess.Popen[bytes]] = []
+        logs = log_dir()
+        database, redis = (services.describe_url(env[name]) for name in ("DATABASE_URL", "REDIS_URL"))
+        servers = f"PostgreSQL {database}, Redis {redis}"
         worker_command = [
             PYTHON, "manage.py", "rqworker", "analysis", "default",
             "--worker-class", "recommender.worker.AnalysisWorker",
             "--with-scheduler",
         ]  # fmt: skip
+        address = f"{options.host}:{options.port}"
+        web_command = [
+            PYTHON, "-m", "gunicorn", "musrec_site.wsgi",
+            "--bind", address,
+            "--worker-class", "gthread",
+            "--workers", str(options.workers),
+            "--threads", "8",
+            "--access-logfile", "-" if options.access_log else "/dev/null",
+        ]  # fmt: skip
+        children: list[subprocess.Popen[bytes]] = []
+        status = console.StatusLine()
         try:
-            worker = subprocess.Popen(worker_command, env=env, cwd=BASE_DIR, start_new_session=True)
+            worker, _ = start_logged(worker_command, env, logs / "worker.log", f"analysis worker ({servers})")
             children.append(worker)
-            address = f"{options.host}:{options.port}"
-            web = subprocess.Popen(
-                [
-                    PYTHON, "-m", "gunicorn", "musrec_site.wsgi",
-                    "--bind", address,
-                    "--worker-class", "gthread",
-                    "--workers", str(options.workers),
-                    "--threads", "8",
-                    "--access-logfile", "-" if options.access_log else "/dev/null",
-                ],
-                env=env,
-                cwd=BASE_DIR,
-                start_new_session=True,
-            )  # fmt: skip
+            web, _ = start_logged(web_command, env, logs / "web.log", f"web server on {address} ({servers})")
             children.append(web)
             url = f"http://{address}/"
-            wait_for_http(url, web)
-            print(f"\nMusrec is running at {url}  (Ctrl-C stops it)\n", flush=True)
+            wait_for_http(url, web, log=logs / "web.log")
+            print(f"Musrec is running at {url}  (Ctrl-C stops it)", flush=True)
+            print(f"Full logs: {console.shown_path(logs)}/web.log, worker.log, demo.log", flush=True)
+            demo, demo_log, demo_offset = None, logs / "demo.log", 0
             if not options.no_demo:
                 # Songs appear on the site as they are imported; the server is already up.
-                subprocess.run([PYTHON, "manage.py", "build_demo_catalogue", "--if-empty"], env=env, cwd=BASE_DIR)
-                print(f"\nMusrec is running at {url}  (Ctrl-C stops it)\n", flush=True)
+                demo, demo_offset = start_logged(
+                    [PYTHON, "manage.py", "build_demo_catalogue", "--if-empty"], env, demo_log, "demo catalogue"
+                )
+                children.append(demo)
             restarts: list[float] = []
+            was_busy: bool | None = None
+            next_status = 0.0
             while web.poll() is None:
                 time.sleep(0.5)
                 if worker.poll() is not None:
                     # A worker can die on a decoder crash; the reconciler re-queues its song, so start another.
                     restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
                     if len(restarts) > 5:
-                        print("The worker keeps exiting; stopping.", file=sys.stderr)
+                        status.say(f"The worker keeps exiting; stopping. The end of {logs / 'worker.log'}:")
+                        status.say(tail(logs / "worker.log"))
                         return 1
-                    print(f"The worker exited ({worker.returncode}); starting a new one.", file=sys.stderr)
+                    status.say(f"The worker exited ({worker.returncode}); starting a new one (see worker.log).")
                     children.remove(worker)
-                    worker = subprocess.Popen(worker_command, env=env, cwd=BASE_DIR, start_new_session=True)
+                    worker, _ = start_logged(worker_command, env, logs / "worker.log", "analysis worker, restarted")
                     children.append(worker)
-            print("The web server exited; stopping.", file=sys.stderr)
+                if demo is not None and demo.poll() is not None:
+                    for line in console.demo_outcome(demo_log, demo_offset, demo.returncode):
+                        status.say(line)
+                    children.remove(demo)
+                    demo = None
+                if time.monotonic() < next_status:
+                    continue
+                next_status = time.monotonic() + 2
+                parts = []
+                if demo is not None and (step := console.demo_progress(demo_log, demo_offset)):
+                    parts.append(step if step.startswith("Demo catalogue") else f"Demo catalogue: {step}")
+                counts = console.analysis_counts(env["DATABASE_URL"])
+                if counts is not None and counts.busy:
+                    parts.append(counts.describe())
+                if parts:
+                    status.show(" · ".join(parts))
+                elif counts is not None and was_busy is not False and counts.total:
+                    status.say(counts.describe() + ".")  # once at start, and each time the analysis catches up
+                if counts is not None:
+                    was_busy = bool(parts)
+            status.say(f"The web server exited; stopping. The end of {logs / 'web.log'}:")
+            status.say(tail(logs / "web.log"))
             return 1
         except KeyboardInterrupt:
-            print("\nStopping Musrec…")
+            status.clear()
+            print("\nStopping Musrec…", flush=True)
             return 0
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            stop(children)
 
 
-def command_test(options: argparse.Namespace, pytest_args: list[str]) -> int:
+def command_test(
+    options: argparse.Namespace, pytest_args: list[str], *, checks: Mapping[str, Sequence[str]] = CODE_CHECKS
+) -> int:
+    if not run_code_checks(checks):
+        return 1
     # Tests get their own throw-away Redis so they never touch the site's queues.
     with running_services(redis_dir="test-redis", redis_port=None, persistent=False) as env:
         env.setdefault("DEBUG", "0")
@@ -143,6 +230,30 @@ def command_test(options: argparse.Namespace, pytest_args: list[str]) -> int:
         # WhiteNoise serves STATIC_ROOT; the tests see the same static set-up as the site.
         manage(env, "collectstatic", "--no-input", "-v", "0")
         return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], env=env, cwd=BASE_DIR).returncode
+
+
+def run_code_checks(checks: Mapping[str, Sequence[str]] = CODE_CHECKS) -> bool:
+    """Run every check (lint, format, import contracts); print what failed. True when all pass."""
+    if not checks:
+        return True
+    started = time.monotonic()
+    failed = []
+    for name, command in checks.items():
+        try:
+            result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=BASE_DIR, capture_output=True, text=True)
+        except FileNotFoundError:
+            result = subprocess.CompletedProcess(command, 1, f"{command[0]} is not installed in {BIN}.", "")
+        if result.returncode != 0:
+            print(f"$ {' '.join(command)}\n{(result.stdout + result.stderr).strip()}\n", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        hints = "; ".join(CHECK_HINTS[name] for name in failed if name in CHECK_HINTS)
+        print(f"The code checks failed ({', '.join(failed)}), so the tests did not run.", file=sys.stderr)
+        if hints:
+            print(hints[0].upper() + hints[1:] + ".", file=sys.stderr)
+        return False
+    print(f"Code checks passed ({', '.join(checks)}) in {time.monotonic() - started:.1f} s.", flush=True)
+    return True
 
 
 def command_manage(manage_args: list[str]) -> int:
@@ -167,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("MUSREC_PORT", "8000")))
     run.add_argument("--workers", type=int, default=2)
     run.add_argument("--no-demo", action="store_true", help="do not build the demo catalogue")
-    run.add_argument("--access-log", action="store_true")
+    run.add_argument("--access-log", action="store_true", help="log every request to var/log/web.log")
     sub.add_parser("test", help="run the test suite (arguments go to pytest)")
     sub.add_parser("manage", help="run a manage.py command with the services up")
     options = parser.parse_args(argv)

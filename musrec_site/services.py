@@ -67,11 +67,14 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 def drop_stale_test_databases(url: str, *, prefix: str = "test_musrec_") -> None:
-    """Drop test databases left by test runs that were killed (their name ends in a dead pid)."""
+    """Drop test databases left by test runs that were killed.
+
+    Their name is ``prefix`` and the pid of the run, then pytest-xdist's worker suffix if any: ``test_musrec_1234_gw0``.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchall()
         for (name,) in rows:
-            pid = name.removeprefix(prefix)
+            pid = name.removeprefix(prefix).split("_")[0]
             if pid.isdigit() and not _pid_alive(int(pid)):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

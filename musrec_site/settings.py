@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -20,16 +21,33 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """1/0, true/false, yes/no or on/off (any case); unset or empty is ``default``.
+
+    Anything else is refused, so a typo ("ture", "enabled") never silently turns a feature off.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: use 1/0, true/false, yes/no or on/off.")
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: a whole number is expected.") from None
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -110,11 +128,16 @@ if not DATABASE_URL:
         "which starts the embedded PostgreSQL, or point DATABASE_URL at your own server."
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
-if test_database := env_str("MUSREC_TEST_DATABASE"):
-    # Set by `./musrec test`: one test database per run, so runs side by side do not collide.
-    DATABASES["default"]["TEST"] = {"NAME": test_database}
-
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+if test_database := env_str("MUSREC_TEST_DATABASE"):
+    # Set by `./musrec test`: one test database per run, so runs side by side do not collide
+    # (pytest-django adds pytest-xdist's worker name to it: test_musrec_1234_gw0).
+    DATABASES["default"]["TEST"] = {"NAME": test_database}
+    if xdist_worker := env_str("PYTEST_XDIST_WORKER"):
+        # Likewise one Redis database per xdist worker ("gw0" uses 1, "gw1" 2... Redis has 16, so -n 15 at most),
+        # so that one worker emptying the analysis queue or running it never touches another's jobs. Worker
+        # processes a test starts inherit the variable and land on the same one.
+        REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(xdist_worker.removeprefix('gw'))}").geturl()
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     # Analysis jobs (CNN embeddings) get their own queue so GPU workers can listen to it alone.
@@ -178,7 +201,8 @@ FILE_UPLOAD_HANDLERS = [
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-# Production hardening: on by default unless DEBUG, so `check --deploy` is clean.
+# Production hardening, each part overridable by its own variable: MUSREC_PRODUCTION=1 turns on HTTPS-only
+# cookies and a year of HSTS, and the redirect to HTTPS unless DEBUG is also set; `check --deploy` is then clean.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and env_bool("MUSREC_PRODUCTION"))
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", env_bool("MUSREC_PRODUCTION"))
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", env_bool("MUSREC_PRODUCTION"))
@@ -190,9 +214,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Everything goes to stderr: `./musrec run` sends each process's stderr to a file under var/log/, a service
+# manager or container runtime collects it in production.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "formatters": {"timed": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timed"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
 }

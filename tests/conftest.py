@@ -7,6 +7,13 @@ from django.test import Client
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is slow (Chromium, a live server), so `-m "not slow"` leaves them all out."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def test_settings(settings):
     """Plain static storage (the manifest exists only after collectstatic) and a fast password hash."""

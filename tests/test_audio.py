@@ -80,6 +80,7 @@ def stepped_file(request, tmp_path_factory) -> Path:
     return write(folder / f"steps{request.param}", stepped_tones(sample_rate), sample_rate)
 
 
+@pytest.mark.slow
 def test_windows_come_from_across_the_whole_track(stepped_file):
     windows = decoding.load_windows(stepped_file, n_windows=8)
     starts = decoding.window_starts(96.0, n_windows=8, window_seconds=3.0)

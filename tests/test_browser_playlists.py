@@ -81,6 +81,8 @@ def test_a_listener_makes_a_playlist_reorders_it_by_keyboard_then_shares_and_exp
 
     # Sharing.
     page.get_by_role("button", name="Make public and get a share link").click()
+    expect(page.get_by_label("Share link")).to_have_value(re.compile(r"/shared/"))
+    playlist.refresh_from_db()  # sharing gives the playlist a new link
     share_url = f"{live_server.url}/shared/{playlist.share_token}/"
     expect(page.get_by_label("Share link")).to_have_value(share_url)
     page.get_by_role("button", name="Copy link").click()

@@ -246,6 +246,7 @@ def evaluate(*args: object) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_it_reports_every_layer_beside_the_baselines_and_writes_json(labelled_folder, tmp_path):
     json_path = tmp_path / "out" / "results.json"
 
@@ -275,6 +276,7 @@ def test_it_reports_every_layer_beside_the_baselines_and_writes_json(labelled_fo
     assert model["map@10"] > random["map@10"] + 0.3
 
 
+@pytest.mark.slow
 def test_one_layer_is_reported_alone_with_the_baselines(labelled_folder):
     report = evaluate(labelled_folder, "--layer", "mean_pool", "--windows", "1")
 

@@ -12,6 +12,9 @@ import pytest
 
 from recommender.core.tagger import MODEL_NAMES, Prediction, Tagger, get_tagger
 
+# Every test here loads the network (TensorFlow), some in a child process.
+pytestmark = pytest.mark.slow
+
 # The first five tag scores of musicnn 0.1.0's own networks for a silent patch (an all-zero log-mel).
 ORIGINAL_SCORES_FOR_SILENCE = {
     "msd_musicnn": [0.2003457, 0.0492226, 0.1061721, 0.1258560, 0.1140496],

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("musicnn", reason="the musicnn package (the original network) is not installed")
+# It runs the original network in a child process and the port in this one.
+pytestmark = pytest.mark.slow
 
 SAMPLE_RATE = 16000
 PATCH_FRAMES = 187

@@ -1264,6 +1264,15 @@ def test_a_file_that_is_not_a_playlist_is_refused_and_nothing_is_made(alice_clie
     assert not Playlist.objects.exists()
 
 
+def test_a_huge_file_sent_to_the_import_is_not_read_past_a_few_megabytes(alice_client, alice, tmp_path):
+    """The song upload's 50 MB limit is for songs: any other form taking a file stops reading far sooner."""
+    response = import_file(alice_client, b"Blue Smoke.mp3\n" * (6 * 1024 * 1024 // 15), filename="huge.m3u8")
+
+    assert response.status_code == 413
+    assert "The file is larger than 1 MB." in text(response)
+    assert not Playlist.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

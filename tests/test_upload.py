@@ -143,6 +143,7 @@ def playlist_of(client: Client, song: Song, **params: object) -> list[Song]:
 # The end-to-end path
 
 
+@pytest.mark.slow
 def test_an_upload_is_analysed_by_the_worker_and_gets_a_playlist_that_can_be_saved(
     alice_client, analysed_catalogue, tmp_path
 ):
@@ -241,6 +242,7 @@ def test_a_truncated_flac_file_is_refused_as_damaged(alice_client, media_root, a
     assert_nothing_was_stored(media_root, analysis_queue)
 
 
+@pytest.mark.slow
 def test_a_truncated_mp3_is_accepted_and_analysed_from_the_frames_it_still_has(alice_client, analysis_queue, tmp_path):
     # MP3 is a stream of independent frames: libsndfile (mpg123) decodes the first third and reads
     # silence past the end, so this file is usable. Its stored duration is the one its Xing header claims.
@@ -415,6 +417,7 @@ def test_an_upload_without_a_csrf_token_is_forbidden(alice, media_root, analysis
 # What happens after an upload
 
 
+@pytest.mark.slow
 def test_a_silent_file_uploads_but_its_analysis_fails_and_the_worker_goes_on_to_the_next(
     alice_client, media_root, analysis_queue
 ):
@@ -584,6 +587,7 @@ def test_a_shared_upload_is_never_in_its_own_playlist(alice_client, alices_uploa
     assert alices_upload not in playlist
 
 
+@pytest.mark.slow
 def test_the_playlist_leaves_out_a_catalogue_copy_of_the_uploaded_recording(alice_client, analysed_catalogue, tmp_path):
     favourite = write_audio(tmp_path / "favourite.wav", seconds=6, seed=42, title="My Favourite")
     copy = Song.objects.get(pk=import_file(favourite).song_id)
@@ -708,6 +712,7 @@ def test_a_visitor_is_sent_to_log_in(client, alices_upload, view, method):
     assert Song.objects.count() == 1
 
 
+@pytest.mark.slow
 def test_deleting_an_analysed_upload_removes_its_audio_and_spectrogram(alice_client, analysed_catalogue, tmp_path):
     response = upload(alice_client, write_audio(tmp_path / "mine.ogg", seconds=6, seed=77, title="Mine"))
     run_analysis_worker()

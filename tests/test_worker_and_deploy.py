@@ -22,7 +22,6 @@ from tests.factories import make_song
 from tests.jobs_for_tests import add, count_songs, fail_on_purpose
 
 BASE_DIR = Path(settings.BASE_DIR)
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -78,6 +77,7 @@ def test_ordinary_users_see_no_link_to_the_worker_queues(alice_client):
     assert reverse("rq_home") not in response.content.decode()
 
 
+@pytest.mark.slow
 def test_a_real_worker_runs_a_queued_job_and_records_its_result(analysis_queue):
     job = analysis_queue.enqueue(add, 2, 3)
 
@@ -103,6 +103,7 @@ def test_a_job_enqueued_in_a_transaction_waits_for_the_commit(db, analysis_queue
     assert job.return_value() == 2
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_recorded_as_failed_with_its_error(analysis_queue):
     job = analysis_queue.enqueue(fail_on_purpose)
 
@@ -157,13 +158,6 @@ def test_no_model_change_is_missing_a_migration():
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
 
     assert "No changes detected" in out.getvalue()
-
-
-@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]], ids=["lint", "format"])
-def test_the_code_is_clean_for_ruff(command):
-    result = subprocess.run([BIN / "ruff", *command], cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
-
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_embedded_postgresql_gets_enough_memory_for_the_vector_index(db):

@@ -12,6 +12,7 @@ person can read, because it is shown as-is in import summaries and upload pages.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import shutil
@@ -28,6 +29,13 @@ from recommender.core.mel import MODEL_SAMPLE_RATE
 # Formats libsndfile decodes; m4a/AAC needs ffmpeg, used when it is installed.
 SNDFILE_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
 FFMPEG_EXTENSIONS = frozenset({".m4a", ".mp4", ".aac"})
+# The one ffmpeg demuxer each of those may be read with (see _ffmpeg_input).
+FFMPEG_DEMUXERS = {".m4a": "mov", ".mp4": "mov", ".aac": "aac"}
+# Bounds of one ffmpeg or ffprobe run: address space, CPU seconds, wall-clock seconds.
+FFMPEG_MEMORY_BYTES = 1024 * 1024 * 1024
+FFMPEG_CPU_SECONDS = 120
+FFMPEG_TIMEOUT_SECONDS = 180
+FFPROBE_TIMEOUT_SECONDS = 10
 TRACKER_EXTENSIONS = frozenset({".mod", ".xm", ".it", ".s3m", ".mtm", ".669", ".umx"})
 AUDIO_EXTENSIONS = SNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS
 # Intros and outros are often silence, applause or a fade: windows skip this share of each end.
@@ -212,7 +220,9 @@ def load_windows(
     window_samples = round(window_seconds * sample_rate)
     place = functools.partial(window_starts, n_windows=n_windows, window_seconds=window_seconds)
     if path.suffix.lower() in FFMPEG_EXTENSIONS:
-        y = _ffmpeg_decode(_need_ffmpeg(path), path, sample_rate)
+        # Decoded whole (in the worker, never in a web request), but no further than the probed length.
+        claimed = (info or _probe_with_ffmpeg(path)).duration
+        y = _ffmpeg_decode(_need_ffmpeg(path), path, sample_rate, seconds=claimed + 1.0)
         starts = np.round(place(y.size / sample_rate) * sample_rate).astype(np.int64)
         return _cut_windows(y, 0, starts, window_samples)
     with _open(path) as handle:
@@ -322,47 +332,76 @@ def length_in_words(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
 
 
-def _need_ffmpeg(path: Path) -> str:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
+def _need_ffmpeg(path: Path, tool: str = "ffmpeg") -> str:
+    found = shutil.which(tool)
+    if found is None:
         raise UnsupportedFormat(f"{path.suffix.lower()} files need ffmpeg, which is not installed")
-    return ffmpeg
+    return found
+
+
+def _ffmpeg_input(path: Path) -> list[str]:
+    """The input options that keep ffmpeg to what a music file is: one demuxer, the local file and nothing else.
+
+    Without them a crafted file could make ffmpeg open other protocols (an HLS playlist naming http:// or
+    concat: URLs) or another demuxer than its name says; ``file:`` stops a name such as ``pipe:1.m4a`` from
+    being read as a protocol.
+    """
+    demuxer = FFMPEG_DEMUXERS[path.suffix.lower()]
+    return ["-protocol_whitelist", "file", "-f", demuxer, "-i", f"file:{path.resolve()}"]
+
+
+def _limited(command: list[str]) -> list[str]:
+    """``command`` under bounded memory and CPU time, whatever the file holds.
+
+    util-linux's ``prlimit`` sets the limits in the child; ``preexec_fn`` could do the same but is unsafe in a
+    threaded process such as the web server.
+    """
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return command
+    return [prlimit, f"--as={FFMPEG_MEMORY_BYTES}", f"--cpu={FFMPEG_CPU_SECONDS}", "--", *command]
 
 
 def _probe_with_ffmpeg(path: Path) -> AudioInfo:
-    ffmpeg = _need_ffmpeg(path)
-    sample_rate = 22050
-    samples = _ffmpeg_decode(ffmpeg, path, sample_rate)
-    if samples.size == 0:
-        raise CorruptAudio("the file holds no audio ffmpeg can decode")
-    return AudioInfo(duration=samples.size / sample_rate, sample_rate=sample_rate, channels=1, format="ffmpeg")
+    """What the container says (ffprobe reads headers; it decodes nothing), so this is safe in a web request."""
+    ffprobe = _need_ffmpeg(path, "ffprobe")
+    try:
+        result = subprocess.run(
+            _limited([
+                ffprobe, "-v", "error", *_ffmpeg_input(path),
+                "-select_streams", "a:0",
+                "-show_entries", "format=duration:stream=sample_rate,channels",
+                "-of", "json",
+            ]),
+            capture_output=True, check=False, timeout=FFPROBE_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise CorruptAudio("ffprobe took too long to read this file: it is damaged or not audio") from None
+    try:
+        report = json.loads(result.stdout or b"{}")
+        stream = report["streams"][0]
+        duration = float(report["format"]["duration"])
+        sample_rate, channels = int(stream["sample_rate"]), int(stream["channels"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise CorruptAudio("ffmpeg cannot read this file: it is damaged or not audio") from None
+    if result.returncode != 0 or not duration > 0 or sample_rate <= 0 or channels <= 0:
+        raise CorruptAudio("ffmpeg cannot read this file: it is damaged or not audio")
+    return AudioInfo(duration=duration, sample_rate=sample_rate, channels=channels, format="ffmpeg")
 
 
-def _ffmpeg_decode(
-    ffmpeg: str, path: Path, sample_rate: int, *, offset: float = 0.0, duration: float | None = None
-) -> np.ndarray:
-    span = (["-ss", f"{offset:.6f}"] if offset else []) + (["-t", f"{duration:.6f}"] if duration is not None else [])
-    result = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-nostdin",
-            *span,
-            "-i",
-            str(path),
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            str(sample_rate),
-            "-",
-        ],
-        capture_output=True,
-        check=False,
-        timeout=600,
-    )
+def _ffmpeg_decode(ffmpeg: str, path: Path, sample_rate: int, *, seconds: float) -> np.ndarray:
+    """At most ``seconds`` of the file, mono float32 at ``sample_rate``: the header's length bounds the work
+    even when the stream goes on past what it claims. Memory and CPU time are capped (``_limited``)."""
+    try:
+        result = subprocess.run(
+            _limited([
+                ffmpeg, "-v", "error", "-nostdin", *_ffmpeg_input(path),
+                "-t", f"{seconds:.3f}", "-vn", "-f", "f32le", "-ac", "1", "-ar", str(sample_rate), "pipe:1",
+            ]),
+            capture_output=True, check=False, timeout=FFMPEG_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise CorruptAudio("ffmpeg took too long to decode this file") from None
     if result.returncode != 0:
         raise CorruptAudio("ffmpeg cannot decode this file: it is damaged or not audio")
     return np.frombuffer(result.stdout, dtype=np.float32)

@@ -66,7 +66,7 @@ def import_many(
             results.append(import_file(path, provenance=provenance, min_duration=min_duration))
             bar.update()
             if show_progress and not on_terminal and (done % every == 0 or done == len(files)):
-                print(f"Importing: {done}/{len(files)} files", file=sys.stderr, flush=True)
+                print(f"{done}/{len(files)} files imported", file=sys.stderr, flush=True)
     return results
 
 
