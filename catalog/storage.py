@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from os import fdopen
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage
@@ -29,7 +30,7 @@ class AtomicFileSystemStorage(FileSystemStorage):
         mode = self.file_permissions_mode if self.file_permissions_mode is not None else 0o666
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
-            with os.fdopen(fd, "wb") as handle:
+            with fdopen(fd, "wb") as handle:
                 for chunk in content.chunks():
                     handle.write(chunk.encode() if isinstance(chunk, str) else chunk)
                 handle.flush()

@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (e.g. from a service manager) cleans up the same way.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Everything Musrec and the servers it starts create (uploads, logs, database files, sockets) is for the
+    # site's own user: no other local account may read a private upload or reach a server's socket.
+    os.umask(0o077)
     if argv and argv[0] == "test":
         return command_test(argparse.Namespace(), argv[1:])
     if argv and argv[0] == "manage":

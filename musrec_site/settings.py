@@ -70,8 +70,12 @@ if not SECRET_KEY:
 
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         SECRET_KEY = get_random_secret_key()
-        key_file.write_text(SECRET_KEY)
-        key_file.chmod(0o600)
+        try:
+            # Created readable by its owner only from the first byte (O_EXCL: a second process reads the first's).
+            with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                handle.write(SECRET_KEY)
+        except FileExistsError:
+            SECRET_KEY = key_file.read_text().strip()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -127,7 +131,11 @@ if not DATABASE_URL:
         "DATABASE_URL is not set. Start Musrec with `./musrec run` (or `./musrec manage ...`), "
         "which starts the embedded PostgreSQL, or point DATABASE_URL at your own server."
     )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
+# Health checks: a connection kept across requests is tested before use, so a PostgreSQL restart costs a
+# reconnect instead of one error per web thread.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True)
+}
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 if test_database := env_str("MUSREC_TEST_DATABASE"):
     # Set by `./musrec test`: one test database per run, so runs side by side do not collide
@@ -165,8 +173,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# Uploads are private: files readable by the site's user only, and every file written whole or not at all.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "catalog.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

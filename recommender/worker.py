@@ -18,8 +18,9 @@ from recommender.core.tagger import get_tagger
 
 logger = logging.getLogger(__name__)
 
-# How often (seconds) maintenance, and with it the reconciler, runs.
-RECONCILE_INTERVAL = 120
+# How often (seconds) maintenance, and with it the reconciler, runs: with recommender.jobs.STALE_AFTER, a song
+# whose worker was killed is back on the queue within two minutes.
+RECONCILE_INTERVAL = 60
 
 
 class AnalysisWorker(SimpleWorker):

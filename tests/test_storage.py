@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -40,7 +41,7 @@ class FillsUp:
 def full_disk(monkeypatch):
     """Every file the storage opens can take 1,000 bytes before the disk is full."""
     real_fdopen = os.fdopen
-    monkeypatch.setattr(storage_module.os, "fdopen", lambda fd, *a, **kw: FillsUp(real_fdopen(fd, *a, **kw), 1000))
+    monkeypatch.setattr(storage_module, "fdopen", lambda fd, *a, **kw: FillsUp(real_fdopen(fd, *a, **kw), 1000))
 
 
 def test_a_file_is_saved_whole(tmp_path):
@@ -96,3 +97,36 @@ def test_files_and_folders_get_the_modes_asked_for(tmp_path):
 
     assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "songs" / "deep").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.django_db
+def test_an_uploaded_song_is_readable_by_the_sites_user_only(alice_client, tmp_path):
+    from django.urls import reverse
+
+    from catalog.models import Song
+    from tests.factories import write_audio
+
+    path = write_audio(tmp_path / "mine.flac", seconds=3)
+    with path.open("rb") as handle:
+        alice_client.post(reverse("recommender:upload"), {"audio": handle})
+
+    stored = Path(Song.objects.get().audio.path)
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert stored.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.django_db
+def test_a_full_disk_while_uploading_says_so_and_stores_nothing(alice_client, tmp_path, full_disk, media_root):
+    from django.urls import reverse
+
+    from catalog.models import Song
+    from tests.factories import write_audio
+
+    path = write_audio(tmp_path / "mine.flac", seconds=3)
+    with path.open("rb") as handle:
+        response = alice_client.post(reverse("recommender:upload"), {"audio": handle})
+
+    assert response.status_code == 400
+    assert "cannot store the file (No space left on device)" in response.content.decode()
+    assert not Song.objects.exists()
+    assert [p for p in Path(media_root).rglob("*") if p.is_file()] == []
