@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -13,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.decorators import ratelimit
 
 from accounts.data import account_export, account_summary, delete_account, deletion_refusal, export_filename
 from accounts.forms import DeleteAccountForm
@@ -54,13 +57,37 @@ def account_delete(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/account_delete.html", context, status=400 if request.method == "POST" else 200)
 
 
+def _signups_rate(group: str, request: HttpRequest) -> str | None:
+    # Read at each request (not at import), so a changed setting applies; None is no limit.
+    return f"{settings.MUSREC_SIGNUPS_PER_HOUR}/h" if settings.MUSREC_SIGNUPS_PER_HOUR else None
+
+
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_signups_rate, method="POST", block=False)
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("catalog:song_list")
+    if request.limited:
+        context = {
+            "form": UserCreationForm(),
+            "refusal": f"Too many sign-ups from your address: at most {settings.MUSREC_SIGNUPS_PER_HOUR} an hour. "
+            "Please try again later.",
+        }
+        return render(request, "registration/signup.html", context, status=429)
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("catalog:song_list")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse, credentials: dict | None) -> HttpResponse:
+    """django-axes' answer once a username is locked out from an address (``AXES_LOCKOUT_CALLABLE``): a page in
+    the site's look saying why and for how long, for the site's log-in and the admin's alike."""
+    context = {
+        "username": get_client_username(request, credentials) or "",
+        "failure_limit": get_failure_limit(request, credentials),
+        "minutes": round(get_cool_off(request).total_seconds() / 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -119,7 +119,7 @@ def start_services(*, redis: bool = False) -> dict[str, str]:
 
     os.environ["DATABASE_URL"] = bench_database_url()
     if redis:
-        server = services.start_redis(BENCH_VAR / "redis", port=None, persistent=False)
+        server = services.start_redis(BENCH_VAR / "redis", persistent=False)
         atexit.register(server.stop)
         os.environ["REDIS_URL"] = server.url
     media = BENCH_VAR / "media"

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from catalog.htmx import HtmxHttpRequest, wants_fragment
-from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Song
+from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Rating, Song
 from catalog.streaming import ranged_file_response, read_stored_file
 
 
@@ -42,17 +42,20 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         songs = songs.sorted_by(sort or "title")
 
     page = Paginator(songs, settings.MUSREC_PAGE_SIZE).get_page(request.GET.get("page"))
+    Rating.objects.attach(request.user, page.object_list)
     context = {
         "page": page,
         "query": query,
         "sort": sort,
         "sort_choices": SORT_CHOICES,
         "genre": genre,
-        "genres": Genre.objects.with_subtree_song_counts(),
         "total_songs": Song.objects.catalogue().count(),
     }
-    template = "catalog/song_list.html#results" if wants_fragment(request) else "catalog/song_list.html"
-    return render(request, template, context)
+    if wants_fragment(request):
+        # Search as you type swaps the results only: the genre menu (a recursive count) is not redrawn.
+        return render(request, "catalog/song_list.html#results", context)
+    context["genres"] = Genre.objects.with_subtree_song_counts()
+    return render(request, "catalog/song_list.html", context)
 
 
 @require_GET

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from catalog.forms import PlayForm
 from catalog.htmx import HtmxHttpRequest, wants_fragment
@@ -41,10 +42,23 @@ def _bad_request(form: forms.Form) -> HttpResponse:
     return HttpResponseBadRequest(f"Not recorded. {reasons}", content_type="text/plain; charset=utf-8")
 
 
+def _plays_rate(group: str, request: HttpRequest) -> str | None:
+    # Read at each request (not at import), so a changed setting applies; None is no limit.
+    return f"{settings.MUSREC_PLAYS_PER_MINUTE}/m" if settings.MUSREC_PLAYS_PER_MINUTE else None
+
+
 @require_POST
 @login_required
+@ratelimit(key="user", rate=_plays_rate, block=False)
 def play_record(request: HttpRequest) -> HttpResponse:
-    """One play reported by the player (often a beacon as the page goes away): 204, or 400 saying what is wrong."""
+    """One play reported by the player (often a beacon as the page goes away): 204, 400 saying what is wrong,
+    or 429 past ``MUSREC_PLAYS_PER_MINUTE`` (a script, not a listener: the player reports one play a song)."""
+    if request.limited:
+        return HttpResponse(
+            f"Not recorded: more than {settings.MUSREC_PLAYS_PER_MINUTE} plays a minute.",
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
     form = PlayForm(request.POST)
     if not form.is_valid():
         return _bad_request(form)
@@ -63,6 +77,7 @@ def play_record(request: HttpRequest) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     plays = Play.objects.for_user(request.user).select_related("song__artist", "song__album")
     page = Paginator(plays, settings.MUSREC_PAGE_SIZE).get_page(request.GET.get("page"))
+    Rating.objects.attach(request.user, [play.song for play in page.object_list])
     return render(request, "catalog/history.html", {"page": page})
 
 

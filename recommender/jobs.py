@@ -7,6 +7,7 @@ because ``reconcile()`` puts songs stuck in queued or analysing back on the queu
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import threading
@@ -19,9 +20,11 @@ from pathlib import Path
 import django_rq
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -75,14 +78,24 @@ def queue_imported_songs(sender: object, *, song_ids: list[int], **kwargs: objec
 
 
 def _enqueue(song_id: int) -> None:
-    django_rq.get_queue(QUEUE).enqueue(
-        analyse_song,
-        song_id,
-        job_id=job_id_for(song_id),
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"Analyse song {song_id}",
-    )
+    # After the commit, so a worker never sees a song that is not yet queued.
+    transaction.on_commit(lambda: _enqueue_now(song_id))
+
+
+def _enqueue_now(song_id: int) -> None:
+    try:
+        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+            analyse_song,
+            song_id,
+            job_id=job_id_for(song_id),
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"Analyse song {song_id}",
+        )
+    except RedisError as error:
+        # Nothing is lost while Redis is down: the row says queued, and the reconciler enqueues it again
+        # once Redis is back. The upload that queued it has succeeded all the same.
+        logger.warning("Redis is unreachable (%s); song %s waits in the database for the reconciler", error, song_id)
 
 
 GPU_BATCH_SONGS = 16
@@ -226,6 +239,9 @@ def _analyse_claimed(songs: list[Song], model: analysis.Tagger, token: uuid.UUID
                 continue
             try:
                 _store(song, result, model, token)
+            except OSError as error:
+                logger.warning("Storing the analysis of song %s failed: %s; it goes back on the queue", song.pk, error)
+                _retry_later(song, token, f"the result could not be stored ({error.strerror or error})")
             except Exception:
                 logger.exception("Storing the analysis of song %s failed", song.pk)
                 _fail(song, "an internal error stopped the analysis; it can be retried", token)
@@ -260,16 +276,24 @@ def _fail(song: Song, reason: str, token: uuid.UUID) -> None:
 
 
 def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger, token: uuid.UUID) -> None:
+    """Store the result, if ``token`` still holds the song's claim. An ``OSError`` (a full disk) leaves the row
+    as it was: the caller puts the song back on the queue."""
     key = analysis.model_key(model.spec)
-    image_name = f"spectrograms/{song.content_hash[:2]}/{song.content_hash}.png"
+    # Named by the recording and by the analysis that drew it: copies of one recording (an upload and its
+    # catalogue twin) share the picture, and a new analysis writes a new file instead of overwriting one that
+    # another song still shows, so a write that fails half-way (a full disk) spoils nobody's picture.
+    drawn_by = hashlib.sha256(key.encode()).hexdigest()[:10]
+    image_name = f"spectrograms/{song.content_hash[:2]}/{song.content_hash}-{drawn_by}.png"
     storage = song.spectrogram.storage
+    if not storage.exists(image_name):
+        image_name = storage.save(image_name, ContentFile(result.spectrogram_png))
     with transaction.atomic():
         # The row lock makes a delete or a re-queue either come first (the result is dropped, and no
         # image or embedding is left behind for a song that is gone) or wait until the result is in.
-        if not _claimed(song, token).select_for_update().exists():
+        row = _claimed(song, token).select_for_update().values_list("spectrogram", flat=True).first()
+        if row is None:
+            _delete_picture_if_unused(storage, image_name)
             return  # the upload was deleted, re-queued or taken over meanwhile
-        storage.delete(image_name)
-        image_name = storage.save(image_name, ContentFile(result.spectrogram_png))
         Embedding.objects.update_or_create(
             song=song,
             model=key,
@@ -294,6 +318,21 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger, to
         song.predicted_genres.set(
             [Genre.objects.named(name) for name in result.predicted_genres] if not song.genres.exists() else []
         )
+        if row and row != image_name:
+            _delete_picture_if_unused(storage, row)
+
+
+def _delete_picture_if_unused(storage: Storage, name: str) -> None:
+    transaction.on_commit(lambda: None if Song.objects.filter(spectrogram=name).exists() else storage.delete(name))
+
+
+def _retry_later(song: Song, token: uuid.UUID, reason: str) -> None:
+    """A failure of the machine, not of the file (a full disk): queue the song again, unless it has had its tries."""
+    if _claimed(song, token).filter(analysis_attempts__gte=MAX_ATTEMPTS).exists():
+        _fail(song, f"{reason}, {MAX_ATTEMPTS} times; it can be retried", token)
+        return
+    # Not enqueued at once: the reconciler's next round enqueues it, which gives a full disk a minute to clear.
+    _claimed(song, token).update(analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0)
 
 
 def reconcile() -> dict[str, int]:
@@ -319,7 +358,13 @@ def reconcile() -> dict[str, int]:
             "need too much memory or take too long); it can be retried"
         ),
     )
-    revived = dead.update(analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0)
+    revived_ids = list(dead.values_list("pk", flat=True))
+    revived = Song.objects.filter(pk__in=revived_ids, analysis_status=Song.Analysis.ANALYSING).update(
+        analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0
+    )
+    for song_id in revived_ids:
+        # Its old job still looks started in Redis (its worker died holding it): a new one replaces it.
+        _enqueue(song_id)
 
     model_key = active_model_key()
     has_embedding = Embedding.objects.filter(song=OuterRef("pk"), model=model_key)

@@ -5,21 +5,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from catalog.forms import form_errors_text
 from catalog.htmx import HtmxHttpRequest, fragment_target
 from catalog.importer import Outcome, Provenance, import_file, publish_upload
-from catalog.models import Playlist, Song
+from catalog.models import Playlist, Rating, Song
 from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
 from recommender.jobs import queue_analysis
 from recommender.models import Embedding
+from recommender.uploads import UploadRefused, UploadUsage
 
 
 def _get_upload_for_user(request: HttpRequest, pk: int) -> Song:
@@ -27,9 +31,18 @@ def _get_upload_for_user(request: HttpRequest, pk: int) -> Song:
     return get_object_or_404(Song.objects.uploads_of(request.user).with_relations(), pk=pk)
 
 
+def _uploads_rate(group: str, request: HttpRequest) -> str | None:
+    # Read at each request (not at import), so a changed setting applies; None is no limit.
+    return f"{settings.MUSREC_UPLOADS_PER_HOUR}/h" if settings.MUSREC_UPLOADS_PER_HOUR else None
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
+@ratelimit(key="user", rate=_uploads_rate, method="POST", block=False)
 def upload(request: HttpRequest) -> HttpResponse:
+    if request.limited:
+        reason = f"Too many uploads: at most {settings.MUSREC_UPLOADS_PER_HOUR} an hour. Please try again later."
+        return _refuse_upload(request, reason, status=429)
     try:
         # Bound on every POST, even an empty one, so that it says what is missing.
         form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
@@ -40,7 +53,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     if getattr(request, "upload_too_large", False):
         return _refuse_upload(request, f"The file is larger than the {settings.MUSREC_UPLOAD_MAX_MB} MB limit.")
     if valid:
-        song, error = _store_upload(request, form.cleaned_data["audio"])
+        try:
+            song, error = _store_upload(request, form.cleaned_data["audio"])
+        except UploadRefused as refused:
+            return _refuse_upload(request, str(refused), status=refused.status)
         if song is not None:
             return redirect("recommender:upload_detail", pk=song.pk)
         form.add_error("audio", error)
@@ -48,10 +64,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/upload.html", _upload_context(request, form), status=status)
 
 
-def _refuse_upload(request: HttpRequest, reason: str) -> HttpResponse:
+def _refuse_upload(request: HttpRequest, reason: str, *, status: int = 413) -> HttpResponse:
     # An unbound form cannot carry errors (add_error needs cleaned_data), so the reason goes on its own.
     context = {**_upload_context(request, UploadForm()), "refusal": reason}
-    return render(request, "recommender/upload.html", context, status=413)
+    return render(request, "recommender/upload.html", context, status=status)
 
 
 def _upload_context(request: HttpRequest, form: UploadForm) -> dict[str, object]:
@@ -60,22 +76,33 @@ def _upload_context(request: HttpRequest, form: UploadForm) -> dict[str, object]
         "uploads": Song.objects.uploads_of(request.user).order_by("-added_at")[:50],
         "max_mb": settings.MUSREC_UPLOAD_MAX_MB,
         "max_minutes": settings.MUSREC_UPLOAD_MAX_MINUTES,
+        "usage": UploadUsage.of(request.user),
+        "uploads_per_hour": settings.MUSREC_UPLOADS_PER_HOUR,
     }
 
 
 def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
+    """Store an upload and queue its analysis: the song, or why the file cannot be used.
+
+    Raises ``UploadRefused`` before anything is stored when the upload would pass one of the person's limits.
+    """
     suffix = Path(uploaded.name).suffix.lower()
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
-        for chunk in uploaded.chunks():
-            handle.write(chunk)
-        handle.flush()
-        result = import_file(
-            Path(handle.name),
-            provenance=Provenance(source=f"Uploaded by {request.user.get_username()}"),
-            max_duration=settings.MUSREC_UPLOAD_MAX_MINUTES * 60,
-            owner=request.user,
-            original_name=uploaded.name,
-        )
+    with transaction.atomic():
+        # The person's row stays locked from the check until their new song is in: two uploads of theirs at
+        # once take turns, so both cannot fit in the same last megabytes of the quota. Others are not held up.
+        get_user_model().objects.select_for_update().get(pk=request.user.pk)
+        UploadUsage.of(request.user).check(adding_bytes=uploaded.size)
+        with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+            for chunk in uploaded.chunks():
+                handle.write(chunk)
+            handle.flush()
+            result = import_file(
+                Path(handle.name),
+                provenance=Provenance(source=f"Uploaded by {request.user.get_username()}"),
+                max_duration=settings.MUSREC_UPLOAD_MAX_MINUTES * 60,
+                owner=request.user,
+                original_name=uploaded.name,
+            )
     if result.outcome == Outcome.BROKEN:
         return None, f"This file cannot be used: {result.reason}."
     song = Song.objects.get(pk=result.song_id)
@@ -99,6 +126,7 @@ def upload_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
     )
     embedding = Embedding.objects.of_song(song)
+    Rating.objects.attach(request.user, playlist)
     context = {
         "song": song,
         # Shows the values in use: a bad size in the URL shows the default the list really has.
@@ -183,11 +211,11 @@ def _seed_url(seed: Song) -> str:
 def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
     n, genre = PlaylistOptionsForm(request.GET or None).options()
+    playlist = Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+    Rating.objects.attach(request.user, playlist)
     context = {
         "song": song,
-        "playlist": Embedding.objects.similar_songs(
-            song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST
-        ),
+        "playlist": playlist,
         "options": PlaylistOptionsForm(initial={"n": n, "genre": genre}),
         "n": n,
         "genre": genre,

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, form_errors_text
 from catalog.htmx import HtmxHttpRequest, fragment_target
-from catalog.models import Playlist, Song
+from catalog.models import Playlist, Rating, Song
 from catalog.views_playlists import get_playlist_for_user
 from recommender import personal
 from recommender.core import paths
@@ -39,6 +39,7 @@ def for_you(request: HtmxHttpRequest) -> HttpResponse:
 
 def _recommendations_context(request: HttpRequest) -> dict[str, object]:
     recommendations = personal.for_you(request.user)
+    Rating.objects.attach(request.user, recommendations.songs)
     return {
         "songs": recommendations.songs,
         "centres": recommendations.centres,
@@ -54,11 +55,13 @@ def _for_you_context(request: HttpRequest, start_form: StartForm | None = None) 
         start_form = StartForm(genres=genres, initial={"genres": favourites})
     chosen_genres = {str(v) for v in start_form["genres"].value() or []}
     chosen_songs = {str(v) for v in start_form["songs"].value() or []}
+    sample = personal.starter_songs()
+    Rating.objects.attach(request.user, sample)
     return {
         **_recommendations_context(request),
         "start_form": start_form,
         "genres": [(g, g.slug in chosen_genres) for g in genres],
-        "sample": [(s, str(s.pk) in chosen_songs) for s in personal.starter_songs()],
+        "sample": [(s, str(s.pk) in chosen_songs) for s in sample],
     }
 
 
@@ -138,6 +141,8 @@ def path_between_songs(request: HtmxHttpRequest) -> HttpResponse:
         except personal.PersonalError as error:
             form.add_error(None, str(error))
             status = 400
+    if result:
+        Rating.objects.attach(request.user, result.songs)
     context["result"] = result
     context["chart"] = _chart(result) if result else None
     if result:

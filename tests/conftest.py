@@ -25,6 +25,29 @@ def test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """No rate-limit counts left over from an earlier test: the cache's keys are deleted before each test.
+
+    Only the cache's (they all start with its KEY_PREFIX): the analysis queue lives in the same Redis database,
+    which a flush would empty too.
+    """
+    from django.core.cache import cache
+
+    redis = cache._cache.get_client(write=True)
+    if keys := list(redis.scan_iter(match=f"{cache.key_prefix}:*", count=1000)):
+        redis.delete(*keys)
+
+
+@pytest.fixture
+def one_rate_window(monkeypatch):
+    """django-ratelimit counts in fixed windows (of a minute, an hour) that each end at a moment of their own: the
+    whole test gets one window, so that a window ending halfway cannot start a count the test is filling again."""
+    import django_ratelimit.core
+
+    monkeypatch.setattr(django_ratelimit.core, "_get_window", lambda value, period: 0)
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path_factory):
     """Every test stores audio in its own folder, never in the site's var/media."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

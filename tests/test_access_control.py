@@ -394,10 +394,6 @@ PUBLIC = {
     "login",
     "logout",
     "signup",
-    "password_reset",
-    "password_reset_done",
-    "password_reset_confirm",
-    "password_reset_complete",
 }
 # The admin and django-rq's dashboard check is_staff themselves (tested in test_worker_and_deploy.py).
 STAFF_PREFIXES = ("admin/",)
@@ -433,6 +429,12 @@ def site_routes(patterns=None, prefix: str = "", namespace: str = "", converters
 
 def routes_needing_login() -> list[Route]:
     return [r for r in site_routes() if r.name not in PUBLIC and not r.route.startswith(STAFF_PREFIXES)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/password_reset/", "/accounts/reset/done/"])
+def test_there_is_no_password_reset_page_that_cannot_send_mail(client, path):
+    assert client.get(path).status_code == 404
 
 
 def test_the_walk_finds_the_sites_pages():

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -168,7 +169,8 @@ def test_the_download_answers_only_get(alice_client):
 
 @pytest.mark.django_db
 def test_the_profile_section_holds_who_alice_is_and_her_favourite_genres(alice_client, alice, alices_data):
-    Client().login(username="alice", password=PASSWORD)
+    # django-axes, first of the authentication backends, needs the request a log-in comes with.
+    Client().login(request=HttpRequest(), username="alice", password=PASSWORD)
     alice.refresh_from_db()
 
     profile = download(alice_client)["profile"]

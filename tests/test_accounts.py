@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user
 from django.contrib.auth.models import User
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -148,8 +149,9 @@ def test_changing_the_password_keeps_you_logged_in_and_retires_the_old_one(alice
     assert response.url == reverse("password_change_done")
     assert get_user(alice_client) == alice
     assert alice_client.get(reverse("password_change_done")).status_code == 200
-    assert not Client().login(username="alice", password=PASSWORD)
-    assert Client().login(username="alice", password=NEW_PASSWORD)
+    # django-axes, first of the authentication backends, needs the request a log-in comes with.
+    assert not Client().login(request=HttpRequest(), username="alice", password=PASSWORD)
+    assert Client().login(request=HttpRequest(), username="alice", password=NEW_PASSWORD)
 
 
 def test_changing_the_password_needs_the_old_one(alice_client, alice):
@@ -270,3 +272,40 @@ def test_sign_up_with_the_csrf_token_from_the_form_works():
 
     assert response.status_code == 302
     assert User.objects.filter(username="carol").exists()
+
+
+# Sign-ups a network may make (MUSREC_SIGNUPS_PER_HOUR)
+
+
+def test_sign_ups_from_one_address_stop_at_the_hourly_limit_with_a_message(settings, one_rate_window):
+    settings.MUSREC_SIGNUPS_PER_HOUR = 3
+    for name in ("carol", "dave", "erin"):
+        assert sign_up(Client(), name, PASSWORD).status_code == 302
+
+    response = sign_up(Client(), "frank", PASSWORD)
+
+    assert response.status_code == 429
+    assert (
+        "Too many sign-ups from your address: at most 3 an hour. Please try again later." in response.content.decode()
+    )
+    assert b'name="password1"' in response.content
+    assert not User.objects.filter(username="frank").exists()
+
+
+def test_the_sign_up_limit_of_one_address_leaves_other_addresses_free(settings, one_rate_window):
+    settings.MUSREC_SIGNUPS_PER_HOUR = 1
+    sign_up(Client(), "carol", PASSWORD)
+    assert sign_up(Client(), "dave", PASSWORD).status_code == 429
+
+    response = sign_up(Client(REMOTE_ADDR="203.0.113.7"), "dave", PASSWORD)
+
+    assert response.status_code == 302
+    assert User.objects.filter(username="dave").exists()
+
+
+def test_looking_at_the_sign_up_page_does_not_count(settings, one_rate_window):
+    settings.MUSREC_SIGNUPS_PER_HOUR = 1
+    for _ in range(3):
+        assert Client().get(reverse("signup")).status_code == 200
+
+    assert sign_up(Client(), "carol", PASSWORD).status_code == 302

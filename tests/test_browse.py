@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import Album, Genre
@@ -199,6 +201,15 @@ def test_an_htmx_request_gets_only_the_results_fragment(alice_client):
     assert "Wesnoth" in body
     assert "<html" not in body
     assert '<form class="filters"' not in body  # rows carry their own like/dislike forms
+
+
+def test_search_as_you_type_does_not_count_the_genre_tree_again(alice_client):
+    make_song(title="Wesnoth", genres=["Rock"])
+
+    with CaptureQueriesContext(connection) as queries:
+        alice_client.get(reverse("catalog:song_list"), {"q": "wesn"}, headers=HTMX)
+
+    assert not [q for q in queries.captured_queries if "WITH RECURSIVE" in q["sql"]]
 
 
 def test_a_normal_request_gets_the_full_page(alice_client):

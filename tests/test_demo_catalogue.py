@@ -175,6 +175,9 @@ def make_deb(tmp_path: Path, package: str, files: dict[str, str | bytes]) -> Pat
     )
     for name, content in files.items():
         make_file(tree / name, content)
+    # dpkg-deb wants the control folder 0755: `./musrec test` runs under umask 077, which would make it 0700.
+    for folder in [tree, *(p for p in tree.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)
     deb = tmp_path / "build" / f"{package}_1.0_all.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)], check=True, capture_output=True)
     return deb

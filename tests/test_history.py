@@ -290,3 +290,23 @@ def test_an_upload_taken_out_of_the_catalogue_leaves_other_peoples_histories(ali
     assert list(Play.objects.for_user(bob)) == []
     assert "Alice's demo" not in bob_client.get(reverse("catalog:history")).content.decode()
     assert bob_client.post(reverse("catalog:history_remove", args=[play.pk])).status_code == 404
+
+
+# Plays a person may report (MUSREC_PLAYS_PER_MINUTE)
+
+
+def test_plays_past_the_limit_a_minute_are_refused_with_429_and_not_recorded(
+    alice_client, alice, bob_client, bob, song, settings, one_rate_window
+):
+    settings.MUSREC_PLAYS_PER_MINUTE = 3
+    for _ in range(3):
+        assert alice_client.post(record_url(), {"song": song.pk, "seconds": 40}).status_code == 204
+
+    response = alice_client.post(record_url(), {"song": song.pk, "seconds": 40})
+
+    assert response.status_code == 429
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == "Not recorded: more than 3 plays a minute."
+    assert Play.objects.for_user(alice).count() == 3
+    assert bob_client.post(record_url(), {"song": song.pk, "seconds": 40}).status_code == 204
+    assert Play.objects.for_user(bob).count() == 1

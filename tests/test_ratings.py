@@ -169,6 +169,23 @@ def test_a_long_list_costs_no_more_queries_than_a_short_one(alice_client, alice,
     assert long == short
 
 
+@pytest.mark.parametrize("page", ["catalog:song_list", "catalog:history", "catalog:liked"])
+def test_a_page_loads_the_ratings_of_the_songs_it_shows_not_all_of_them(alice_client, alice, page, settings):
+    """Someone with years of likes must not have every one of them read to draw one page."""
+    settings.MUSREC_PAGE_SIZE = 5
+    for i in range(40):
+        Rating.objects.rate(alice, make_song(title=f"Tune {i:02d}"), Rating.LIKE)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get(reverse(page)).status_code == 200
+
+    reading_ratings = [q["sql"] for q in queries.captured_queries if 'FROM "catalog_rating"' in q["sql"]]
+    # The liked page counts and pages through the likes themselves; otherwise only the shown songs' ratings.
+    assert all(
+        '"catalog_rating"."song_id" IN' in sql or "LIMIT" in sql or "COUNT(*)" in sql for sql in reading_ratings
+    ), reading_ratings
+
+
 def test_songs_can_be_annotated_with_a_persons_rating(alice, bob, song):
     other = make_song(title="Other")
     Rating.objects.rate(alice, song, Rating.LIKE)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import UnixDomainSocketConnection
 
 from musrec_site.settings import env_bool, env_int
 
@@ -77,3 +81,65 @@ def test_a_typo_in_a_yes_no_setting_stops_the_site_with_the_reason():
 
     assert result.returncode != 0
     assert "MUSREC_PRODUCTION='ture': use 1/0, true/false, yes/no or on/off." in result.stderr
+
+
+def settings_with(monkeypatch, **environ: str) -> dict[str, object]:
+    """The settings module run afresh with ``environ`` added (the running site's settings stay as they are)."""
+    monkeypatch.delenv("MUSREC_TEST_DATABASE", raising=False)  # no per-worker Redis database: REDIS_URL as given
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(settings.BASE_DIR / "musrec_site" / "settings.py"))
+
+
+LIMITS = {
+    "MUSREC_LOGIN_FAILURE_LIMIT": 5,
+    "MUSREC_LOGIN_LOCKOUT_MINUTES": 15,
+    "MUSREC_SIGNUPS_PER_HOUR": 10,
+    "MUSREC_UPLOAD_QUOTA_MB": 1000,
+    "MUSREC_UPLOADS_PER_HOUR": 30,
+    "MUSREC_MAX_QUEUED_PER_USER": 20,
+    "MUSREC_PLAYS_PER_MINUTE": 60,
+}
+
+
+def test_each_limit_has_a_default_and_follows_its_variable(monkeypatch):
+    for name in LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    defaults = settings_with(monkeypatch)
+    changed = settings_with(monkeypatch, **{name: str(value + 1) for name, value in LIMITS.items()})
+
+    assert {name: defaults[name] for name in LIMITS} == LIMITS
+    assert {name: changed[name] for name in LIMITS} == {name: value + 1 for name, value in LIMITS.items()}
+    assert (changed["AXES_FAILURE_LIMIT"], changed["AXES_COOLOFF_TIME"]) == (6, timedelta(minutes=16))
+
+
+def test_a_login_failure_limit_of_0_turns_the_lockout_off(monkeypatch):
+    assert settings_with(monkeypatch)["AXES_ENABLED"] is True
+    assert settings_with(monkeypatch, MUSREC_LOGIN_FAILURE_LIMIT="0")["AXES_ENABLED"] is False
+
+
+@pytest.mark.parametrize(("name", "value"), [("MUSREC_LOGIN_LOCKOUT_MINUTES", "0"), ("MUSREC_UPLOAD_QUOTA_MB", "-1")])
+def test_a_limit_below_its_minimum_stops_the_site_with_the_reason(monkeypatch, name, value):
+    with pytest.raises(ImproperlyConfigured, match=f"{name}='{value}': .* or more is expected"):
+        settings_with(monkeypatch, **{name: value})
+
+
+def test_the_cache_is_the_redis_of_redis_url_under_a_prefix_of_its_own(monkeypatch):
+    cache = settings_with(monkeypatch, REDIS_URL="redis://redis.example.com:6380/3")["CACHES"]["default"]
+
+    assert cache["BACKEND"] == "musrec_site.cache.ForgivingRedisCache"
+    assert cache["LOCATION"] == ["redis://redis.example.com:6380/3"]
+    assert cache["KEY_PREFIX"] and not cache["KEY_PREFIX"].startswith("rq")
+
+
+def test_the_cache_reaches_redis_on_a_unix_socket_with_a_password(monkeypatch):
+    url = "unix:///run/musrec/redis.sock?db=4&password=s3cret,with;commas"
+    cache_settings = settings_with(monkeypatch, REDIS_URL=url)["CACHES"]["default"]
+
+    cache = RedisCache(cache_settings["LOCATION"], {"KEY_PREFIX": cache_settings["KEY_PREFIX"]})
+    pool = cache._cache._get_connection_pool(write=True)
+
+    assert pool.connection_class is UnixDomainSocketConnection
+    assert pool.connection_kwargs["path"] == "/run/musrec/redis.sock"
+    assert pool.connection_kwargs["db"] == 4
+    assert pool.connection_kwargs["password"] == "s3cret,with;commas"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -132,9 +133,18 @@ class RatingQuerySet(models.QuerySet["Rating"]):
         """The person's likes, newest first, of songs they can still see."""
         return self.for_user(user).filter(value=Rating.LIKE).filter(Q(song__in_catalogue=True) | Q(song__owner=user))
 
-    def values_for(self, user: AbstractBaseUser | AnonymousUser) -> dict[int, int]:
-        """``{song id: value}`` of everything the person rated, in one query."""
-        return dict(self.for_user(user).values_list("song_id", "value"))
+    def attach(self, user: AbstractBaseUser | AnonymousUser, songs: Iterable[Song]) -> None:
+        """Set ``user_rating`` (``LIKE``, ``DISLIKE`` or None) on each of ``songs``, a page of them, in one query.
+
+        The like/dislike buttons on every row read it; a view calls this for the songs it shows, so a page
+        of 50 costs one query, and nobody's whole rating history is loaded to draw one page.
+        """
+        missing = [song for song in songs if not hasattr(song, "user_rating")]
+        if not missing:
+            return
+        found = dict(self.for_user(user).filter(song__in=[s.pk for s in missing]).values_list("song_id", "value"))
+        for song in missing:
+            song.user_rating = found.get(song.pk)
 
 
 class Rating(models.Model):

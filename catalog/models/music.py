@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import F, OuterRef, Q
-from django.db.models.functions import Greatest, Lower
+from django.db.models.functions import Coalesce, Greatest, Lower
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.urls import reverse
@@ -225,6 +225,14 @@ class SongQuerySet(models.QuerySet["Song"]):
 
     def analysed(self) -> SongQuerySet:
         return self.filter(analysis_status=Song.Analysis.DONE)
+
+    def awaiting_analysis(self) -> SongQuerySet:
+        """Songs whose analysis has not finished: not started, queued or running."""
+        return self.filter(analysis_status__in=[Song.Analysis.PENDING, Song.Analysis.QUEUED, Song.Analysis.ANALYSING])
+
+    def total_file_size(self) -> int:
+        """Bytes the songs' audio files take (``file_size``), 0 for none."""
+        return self.aggregate(total=Coalesce(models.Sum("file_size"), 0))["total"]
 
     def search(self, query: str) -> SongQuerySet:
         """Songs whose title, artist or album match ``query``, best first.

@@ -13,15 +13,12 @@ register = template.Library()
 def rating_of(context: template.Context, song: Song) -> int | None:
     """``Rating.LIKE``, ``Rating.DISLIKE`` or None: how the request user rated ``song``.
 
-    Views that list songs may annotate them (``Song.objects.with_rating_for(user)``); any other page
-    gets all of the person's ratings in one query per request, so a list of 50 songs never costs 50.
+    Views that list songs give them their ratings in one query (``Rating.objects.attach``); a song shown on
+    its own (a song page, the player bar) costs one small query here.
     """
-    if hasattr(song, "user_rating"):
-        return song.user_rating
-    request = context.get("request")
-    if request is None or not request.user.is_authenticated:
-        return None
-    ratings = getattr(request, "_musrec_ratings", None)
-    if ratings is None:
-        ratings = request._musrec_ratings = Rating.objects.values_for(request.user)
-    return ratings.get(song.pk)
+    if not hasattr(song, "user_rating"):
+        request = context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return None
+        Rating.objects.attach(request.user, [song])
+    return song.user_rating

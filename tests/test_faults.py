@@ -1,0 +1,189 @@
+"""Faults against the real servers: a worker killed or crashing mid-song, a full disk, lost database connections.
+
+Nothing is lost, nothing is analysed twice, a good song is never marked failed because the machine failed,
+and a song that keeps killing its worker ends failed with the reason after its attempts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.urls import reverse
+
+from catalog import storage as storage_module
+from catalog.models import Song
+from recommender import jobs
+from recommender.jobs import MAX_ATTEMPTS, queue_analysis, reconcile
+from recommender.models import Embedding
+from tests.conftest import run_analysis_worker
+from tests.factories import embed, make_song
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 120, step: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {timeout:.0f} s")
+        time.sleep(step)
+
+
+@pytest.fixture
+def worker_process(media_root, tmp_path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start the analysis worker as production runs it, in a process of its own on the test database."""
+    started: list[subprocess.Popen[bytes]] = []
+    url = urlsplit(os.environ["DATABASE_URL"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+        "MEDIA_ROOT": str(media_root),
+    }
+    command = [sys.executable, "manage.py", "rqworker", "--worker-class", "recommender.worker.AnalysisWorker"]
+
+    def start() -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        process = subprocess.Popen([*command, "analysis"], cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+
+
+def analysing() -> Song | None:
+    return Song.objects.filter(analysis_status=Song.Analysis.ANALYSING).first()
+
+
+def dies_mid_song(worker: subprocess.Popen[bytes], how: signal.Signals) -> Song:
+    """Wait until ``worker`` is analysing a song, then end it with ``how``; the song it held."""
+    wait_for(lambda: analysing() is not None)
+    worker.send_signal(how)
+    worker.wait(30)
+    song = Song.objects.get(pk=analysing().pk)
+    assert song.analysis_status == Song.Analysis.ANALYSING  # left behind by the dead worker
+    return song
+
+
+def test_a_worker_killed_mid_song_loses_nothing_and_analyses_nothing_twice(analysis_queue, worker_process, monkeypatch):
+    songs = [make_song(title=f"Song {n}", seed=n) for n in range(8)]
+    queue_analysis([s.pk for s in songs])
+
+    held = dies_mid_song(worker_process(), signal.SIGKILL)
+    # The dead worker's heartbeat stops; once it is older than STALE_AFTER the reconciler takes the song back.
+    monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=1))
+    time.sleep(1.5)
+    assert reconcile()["revived"] == 1
+    run_analysis_worker()  # a new worker (the launcher starts one) finishes the queue
+
+    assert set(Song.objects.values_list("analysis_status", flat=True)) == {Song.Analysis.DONE}
+    assert Embedding.objects.count() == len(songs)  # one vector each: nothing analysed twice into two
+    held.refresh_from_db()
+    assert held.analysis_attempts == 0 and held.analysis_claim is None
+
+
+def test_a_song_that_keeps_crashing_its_worker_ends_failed_after_its_attempts(
+    analysis_queue, worker_process, monkeypatch
+):
+    """A decoder crash kills the worker process (SIGSEGV): the launcher restarts it; after MAX_ATTEMPTS crashes
+    the song is failed with the reason, and the worker goes on with the others."""
+    crasher = make_song(title="Crasher")
+    queue_analysis([crasher.pk])
+    monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(seconds=1))
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        held = dies_mid_song(worker_process(), signal.SIGSEGV)
+        assert (held.pk, held.analysis_attempts) == (crasher.pk, attempt)
+        time.sleep(1.5)
+        reconcile()
+
+    crasher.refresh_from_db()
+    assert crasher.analysis_status == Song.Analysis.FAILED
+    assert f"stopped {MAX_ATTEMPTS} times without finishing" in crasher.analysis_error
+    healthy = make_song(title="Healthy")
+    queue_analysis([healthy.pk])
+    run_analysis_worker()
+    healthy.refresh_from_db()
+    assert healthy.analysis_status == Song.Analysis.DONE
+
+
+def test_a_full_disk_while_storing_the_picture_queues_the_song_again_and_fails_nothing(
+    analysis_queue, monkeypatch, media_root, alice
+):
+    twin = embed(make_song(title="Twin"), [1.0] + [0.0] * 199)  # analysed before: it shows its picture
+    twin.spectrogram.save(f"{twin.content_hash}.png", ContentFile(b"\x89PNG\r\n\x1a\n twin"), save=True)
+    twin_picture = Path(twin.spectrogram.path)
+    song = make_song(title="Alice's copy", content_hash=twin.content_hash, owner=alice, in_catalogue=False)
+    queue_analysis([song.pk])
+
+    def disk_full(fd: int, *args: object, **kwargs: object):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(storage_module, "fdopen", disk_full)
+    run_analysis_worker()
+
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.QUEUED  # not failed: the file is fine, the disk was full
+    assert song.analysis_attempts == 1
+    assert not Embedding.objects.filter(song=song).exists()
+    assert [p for p in Path(media_root).rglob("*.png")] == [twin_picture]  # the twin's picture is untouched
+    assert not [p for p in Path(media_root).rglob(".partial-*")]
+
+    monkeypatch.undo()
+    reconcile()
+    run_analysis_worker()
+    song.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.DONE
+    assert Path(song.spectrogram.path).is_file()
+
+
+def test_the_site_recovers_by_itself_when_the_database_drops_its_connections(live_server, alice, client):
+    """What a PostgreSQL restart does to the site: every connection its threads keep dies. The next request
+    reconnects (CONN_HEALTH_CHECKS), instead of failing once per web thread."""
+    client.force_login(alice)
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Cookie", f"sessionid={client.cookies['sessionid'].value}")]
+
+    def status(path: str) -> int:
+        try:
+            with opener.open(live_server.url + path, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status(reverse("catalog:song_list")) == 200
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    connection.close()  # this test's own connection died too
+    assert killed >= 1
+
+    assert [status(reverse(name)) for name in ("catalog:song_list", "catalog:history", "catalog:song_list")] == [
+        200,
+        200,
+        200,
+    ]
