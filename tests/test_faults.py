@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,11 +31,12 @@ from django.urls import reverse
 
 from catalog import storage as storage_module
 from catalog.models import Song
+from musrec_site import services
 from recommender import jobs
 from recommender.jobs import MAX_ATTEMPTS, queue_analysis, reconcile
 from recommender.models import Embedding
 from tests.conftest import run_analysis_worker
-from tests.factories import embed, make_song
+from tests.factories import embed, make_song, write_audio
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -187,3 +191,44 @@ def test_the_site_recovers_by_itself_when_the_database_drops_its_connections(liv
         200,
         200,
     ]
+
+
+@pytest.fixture
+def private_redis(settings) -> Iterator[services.EmbeddedRedis]:
+    """A Redis of this test's own (persistent, as the site's is), which the queues and the cache use."""
+    folder = Path(tempfile.mkdtemp(prefix="redis-", dir="/tmp"))  # a short path: sockets allow 107 bytes
+    server = services.start_redis(folder, persistent=True)
+    settings.RQ_QUEUES = {name: {**queue, "URL": server.url} for name, queue in settings.RQ_QUEUES.items()}
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": [server.url]}}
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_redis_stopped_and_restarted_loses_no_song_and_uploads_go_on_meanwhile(
+    private_redis, alice_client, monkeypatch, tmp_path
+):
+    queued = [make_song(title=f"Queued {n}") for n in range(3)]
+    queue_analysis([s.pk for s in queued])
+    in_progress = make_song(title="In progress", analysis_status=Song.Analysis.QUEUED)
+    assert jobs._claim(in_progress.pk, uuid.uuid4())  # a worker holds it when Redis goes
+
+    private_redis.process.kill()  # Redis dies
+    private_redis.process.wait(10)
+    with write_audio(tmp_path / "mine.flac", seconds=3, title="Uploaded meanwhile").open("rb") as handle:
+        response = alice_client.post(reverse("recommender:upload"), {"audio": handle})
+    assert response.status_code == 302  # accepted, no 500
+    uploaded = Song.objects.get(title="Uploaded meanwhile")
+    assert uploaded.analysis_status == Song.Analysis.QUEUED  # waiting in the database
+
+    restarted = services.start_redis(Path(private_redis.socket.parent), persistent=True)  # with its append-only file
+    try:
+        monkeypatch.setattr(jobs, "STALE_AFTER", timedelta(0))  # the holder of "In progress" died meanwhile
+        reconcile()
+        run_analysis_worker()
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(10)
+
+    assert set(Song.objects.values_list("analysis_status", flat=True)) == {Song.Analysis.DONE}
+    assert Embedding.objects.count() == Song.objects.count() == 5
