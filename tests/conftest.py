@@ -72,6 +72,13 @@ def alice_client(alice) -> Client:
 
 
 @pytest.fixture
+def bob_client(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
 def analysis_queue():
     """The analysis queue, empty at the start; whatever the test left in it is deleted afterwards."""
     import django_rq

@@ -184,13 +184,6 @@ def call(client: Client, method: str, url: str, data: dict[str, object]):
     return client.post(url, data) if method == "POST" else client.get(url)
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("view", PRIVATE_VIEWS, ids=str)
 def test_bob_gets_404_for_alices_objects_and_changes_nothing(bob_client, alices_things, view):

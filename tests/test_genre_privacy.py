@@ -26,13 +26,6 @@ def genre_menu(client: Client) -> list[str]:
     return re.findall(r"<option value=\"[^\"]+\"[^>]*>([^<]+)</option>", menu)
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 @pytest.mark.django_db
 def test_a_private_uploads_new_genre_is_not_created_nor_shown(alice_client, bob_client, tmp_path):
     make_song(genres=["Rock"])

@@ -21,13 +21,6 @@ def song():
     return make_song(title="Heroes of Wesnoth", duration=200.0)
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def record_url() -> str:
     return reverse("catalog:play_record")
 

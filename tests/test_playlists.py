@@ -186,13 +186,6 @@ def test_a_visitor_is_sent_to_log_in(client, bobs_playlist, view, method):
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def titles(playlist: Playlist) -> list[str]:
     return list(playlist.items.order_by("position").values_list("song__title", flat=True))
 

@@ -21,13 +21,6 @@ def song() -> Song:
     return make_song(title="Heroes of Wesnoth")
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def rate(client: Client, song: Song, value: str, **headers: str):
     return client.post(reverse("catalog:song_rate", args=[song.pk]), {"value": value}, headers=headers)
 

@@ -21,13 +21,6 @@ from tests.factories import make_song, synth_signal
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def bob_client(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def wav_bytes(*, seed: int) -> bytes:
     """Two seconds of 16-bit mono WAV at 8 kHz: 32,044 bytes."""
     buffer = io.BytesIO()
