@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,6 +29,8 @@ MENU_PLAYLISTS = 12
 MAX_REORDER_IDS = 10_000
 _ID = re.compile(r"[0-9]{1,18}")
 _FOCUS = re.compile(r"([0-9]{1,18})-(up|down|remove)")
+# Songs a page of a shared playlist shows.
+SHARED_PAGE_SIZE = 200
 
 
 def get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
@@ -331,13 +334,16 @@ def _safe_next(request: HttpRequest) -> str:
 def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
     """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
     playlist = get_shared_playlist(token)
-    items = list(playlist.visible_items(request.user))
+    # In pages: a shared link is open to anyone, and a playlist may hold thousands of songs.
+    page = Paginator(playlist.visible_items(request.user), SHARED_PAGE_SIZE).get_page(request.GET.get("page"))
+    items = list(page.object_list)
     if request.user.is_authenticated:
         Rating.objects.attach(request.user, [item.song for item in items])
     context = {
         "playlist": playlist,
         "items": items,
-        "hidden_count": playlist.items.count() - len(items),
+        "page": page,
+        "hidden_count": playlist.items.count() - page.paginator.count,
         "is_owner": request.user.is_authenticated and playlist.owner_id == request.user.pk,
     }
     return render(request, "catalog/playlist_shared.html", context)
