@@ -23,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
@@ -43,7 +44,8 @@ HEARTBEAT = timedelta(seconds=15)
 STALE_AFTER = timedelta(seconds=60)
 # Claims that may end without a result (crash, kill, timeout) before a song is marked failed.
 MAX_ATTEMPTS = 3
-LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# A started job holds no queued song (a job claims its song as it starts), so only these keep a queued song alive.
+LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def job_id_for(song_id: int) -> str:
@@ -59,6 +61,12 @@ def queue_analysis(song_ids: Iterable[int], *, retry_failed: bool = False) -> in
     if not ids:
         return 0
     with transaction.atomic():
+        # The status again: a song claimed since the line above keeps its claim.
+        ids = list(
+            Song.objects.select_for_update()
+            .filter(pk__in=ids, analysis_status__in=waiting)
+            .values_list("pk", flat=True)
+        )
         Song.objects.filter(pk__in=ids).update(
             analysis_status=Song.Analysis.QUEUED,
             analysis_error="",
@@ -66,7 +74,6 @@ def queue_analysis(song_ids: Iterable[int], *, retry_failed: bool = False) -> in
             analysis_claim=None,
             analysis_attempts=0,
         )
-        # django-rq enqueues after the commit, so a worker never sees a song that is not yet queued.
         for song_id in ids:
             _enqueue(song_id)
     return len(ids)
@@ -128,7 +135,7 @@ def next_in_fair_order(limit: int) -> list[tuple[int, int]]:
     """``(song id, attempts)`` of up to ``limit`` queued songs: each owner's oldest first, owners taking turns.
 
     Round robin: every owner's first queued song (the catalogue's imports count as one owner) comes
-    before anybody's second, and so on; within a round, the song queued first.
+    before anybody's second, and so on; within a round, the song added first (lowest id).
     """
     table = Song._meta.db_table
     with connection.cursor() as cursor:
@@ -192,11 +199,13 @@ def _heartbeat(token: uuid.UUID) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(HEARTBEAT.total_seconds()):
-                Song.objects.filter(analysis_claim=token, analysis_status=Song.Analysis.ANALYSING).update(
-                    analysis_heartbeat_at=timezone.now()
-                )
-        except Exception:  # a missed beat is retried at the next one; the claim only lapses after STALE_AFTER
-            logger.exception("Renewing analysis claims failed")
+                try:
+                    Song.objects.filter(analysis_claim=token, analysis_status=Song.Analysis.ANALYSING).update(
+                        analysis_heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a missed beat (the database restarting) is tried again at the next one
+                    logger.exception("Renewing analysis claims failed")
+                    connections.close_all()
         finally:
             connections.close_all()  # this thread's own connection
 
@@ -327,12 +336,19 @@ def _delete_picture_if_unused(storage: Storage, name: str) -> None:
 
 
 def _retry_later(song: Song, token: uuid.UUID, reason: str) -> None:
-    """A failure of the machine, not of the file (a full disk): queue the song again, unless it has had its tries."""
-    if _claimed(song, token).filter(analysis_attempts__gte=MAX_ATTEMPTS).exists():
-        _fail(song, f"{reason}, {MAX_ATTEMPTS} times; it can be retried", token)
-        return
-    # Not enqueued at once: the reconciler's next round enqueues it, which gives a full disk a minute to clear.
-    _claimed(song, token).update(analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0)
+    """A failure of the machine, not of the file (a full disk): try again in a while, as often as it takes.
+
+    The song is left as a claim whose heartbeat has stopped, so the reconciler's next round (a minute at most)
+    queues it again: queued at once, any job would take it straight back, and a full disk has no time to
+    clear. The attempt is given back, because the file is not to blame.
+    """
+    _claimed(song, token).update(
+        analysis_claim=None,
+        analysis_heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1),
+        analysis_attempts=Greatest(F("analysis_attempts") - 1, 0),
+        analysis_progress=0,
+        analysis_error=f"{reason}; it will be tried again",
+    )
 
 
 def reconcile() -> dict[str, int]:
@@ -358,13 +374,14 @@ def reconcile() -> dict[str, int]:
             "need too much memory or take too long); it can be retried"
         ),
     )
-    revived_ids = list(dead.values_list("pk", flat=True))
-    revived = Song.objects.filter(pk__in=revived_ids, analysis_status=Song.Analysis.ANALYSING).update(
-        analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0
-    )
-    for song_id in revived_ids:
-        # Its old job still looks started in Redis (its worker died holding it): a new one replaces it.
-        _enqueue(song_id)
+    revived = 0
+    for song_id in dead.values_list("pk", flat=True):
+        # The same conditions again in the UPDATE: another worker's reconciler, or a fresh claim, may have come first.
+        if dead.filter(pk=song_id).update(
+            analysis_status=Song.Analysis.QUEUED, analysis_claim=None, analysis_progress=0
+        ):
+            revived += 1
+            _enqueue(song_id)
 
     model_key = active_model_key()
     has_embedding = Embedding.objects.filter(song=OuterRef("pk"), model=model_key)

@@ -26,6 +26,9 @@ RECONCILE_INTERVAL = 60
 class AnalysisWorker(SimpleWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("maintenance_interval", RECONCILE_INTERVAL)
+        # RQ runs maintenance between dequeues, and an idle worker waits for a job for worker_ttl - 15 s;
+        # django-rq passes 420, which would leave a dead worker's song for seven minutes.
+        kwargs["worker_ttl"] = RECONCILE_INTERVAL + 15
         super().__init__(*args, **kwargs)
         model = get_tagger(settings.MUSREC_MODEL)
         logger.info("Model %s@%s loaded (%s)", model.spec.name, model.spec.version, model.device)

@@ -14,8 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,7 +24,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.urls import reverse
 
 from catalog import storage as storage_module
@@ -49,6 +47,19 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 120, step: float
         time.sleep(step)
 
 
+# The real worker, except that the network never returns: it claims a song and is then caught mid-song, every
+# time, however fast or loaded the machine is. No core file is written when it is made to crash.
+HANGING_WORKER = """
+import os, resource, sys, time
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+from recommender.core import analysis
+analysis.analyse_files = lambda *args, **kwargs: time.sleep(3600)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musrec_site.settings")
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", "rqworker", "--worker-class", "recommender.worker.AnalysisWorker", "analysis"])
+"""
+
+
 @pytest.fixture
 def worker_process(media_root, tmp_path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """Start the analysis worker as production runs it, in a process of its own on the test database."""
@@ -59,11 +70,11 @@ def worker_process(media_root, tmp_path) -> Iterator[Callable[[], subprocess.Pop
         "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
         "MEDIA_ROOT": str(media_root),
     }
-    command = [sys.executable, "manage.py", "rqworker", "--worker-class", "recommender.worker.AnalysisWorker"]
+    command = [sys.executable, "-c", HANGING_WORKER]
 
     def start() -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen([*command, "analysis"], cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
         started.append(process)
         return process
 
@@ -80,16 +91,16 @@ def analysing() -> Song | None:
 
 def dies_mid_song(worker: subprocess.Popen[bytes], how: signal.Signals) -> Song:
     """Wait until ``worker`` is analysing a song, then end it with ``how``; the song it held."""
-    wait_for(lambda: analysing() is not None)
+    wait_for(lambda: analysing() is not None, step=0.05)
     worker.send_signal(how)
-    worker.wait(30)
-    song = Song.objects.get(pk=analysing().pk)
-    assert song.analysis_status == Song.Analysis.ANALYSING  # left behind by the dead worker
+    assert worker.wait(30) == -how
+    song = analysing()
+    assert song is not None  # left behind by the dead worker
     return song
 
 
 def test_a_worker_killed_mid_song_loses_nothing_and_analyses_nothing_twice(analysis_queue, worker_process, monkeypatch):
-    songs = [make_song(title=f"Song {n}", seed=n) for n in range(8)]
+    songs = [make_song(title=f"Song {n}", seed=n) for n in range(4)]
     queue_analysis([s.pk for s in songs])
 
     held = dies_mid_song(worker_process(), signal.SIGKILL)
@@ -147,50 +158,38 @@ def test_a_full_disk_while_storing_the_picture_queues_the_song_again_and_fails_n
     run_analysis_worker()
 
     song.refresh_from_db()
-    assert song.analysis_status == Song.Analysis.QUEUED  # not failed: the file is fine, the disk was full
-    assert song.analysis_attempts == 1
+    # Not failed (the file is fine, the disk was full), and not tried again at once: the reconciler takes the
+    # song back at its next round, a minute later, without counting the attempt against the file.
+    assert song.analysis_status == Song.Analysis.ANALYSING and song.analysis_claim is None
+    assert song.analysis_attempts == 0
+    assert "No space left on device" in song.analysis_error
     assert not Embedding.objects.filter(song=song).exists()
     assert [p for p in Path(media_root).rglob("*.png")] == [twin_picture]  # the twin's picture is untouched
     assert not [p for p in Path(media_root).rglob(".partial-*")]
 
     monkeypatch.undo()
-    reconcile()
+    assert reconcile()["revived"] == 1
     run_analysis_worker()
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.DONE
     assert Path(song.spectrogram.path).is_file()
 
 
-def test_the_site_recovers_by_itself_when_the_database_drops_its_connections(live_server, alice, client):
-    """What a PostgreSQL restart does to the site: every connection its threads keep dies. The next request
-    reconnects (CONN_HEALTH_CHECKS), instead of failing once per web thread."""
-    client.force_login(alice)
-    opener = urllib.request.build_opener()
-    opener.addheaders = [("Cookie", f"sessionid={client.cookies['sessionid'].value}")]
+def test_the_site_recovers_by_itself_when_the_database_drops_its_connections(alice_client):
+    """What a PostgreSQL restart does to a web thread: the connection it keeps between requests dies. With
+    CONN_HEALTH_CHECKS the next request reconnects; without, it fails (once per thread)."""
+    assert connection.settings_dict["CONN_MAX_AGE"] > 0  # connections are kept between requests
+    assert alice_client.get(reverse("catalog:song_list")).status_code == 200
+    assert connection.connection is not None
+    kept = connection.connection.info.backend_pid
 
-    def status(path: str) -> int:
-        try:
-            with opener.open(live_server.url + path, timeout=30) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    with psycopg.connect(**params, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", [kept]).fetchone()[0]
+    close_old_connections()  # what Django does as each request starts (the test client leaves it out)
 
-    assert status(reverse("catalog:song_list")) == 200
-
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as admin:
-        killed = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
-    connection.close()  # this test's own connection died too
-    assert killed >= 1
-
-    assert [status(reverse(name)) for name in ("catalog:song_list", "catalog:history", "catalog:song_list")] == [
-        200,
-        200,
-        200,
-    ]
+    assert alice_client.get(reverse("catalog:song_list")).status_code == 200
+    assert connection.connection.info.backend_pid != kept
 
 
 @pytest.fixture
