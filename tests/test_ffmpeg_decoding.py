@@ -58,8 +58,9 @@ def test_decoding_stops_at_the_length_the_header_claimed(tone_m4a, monkeypatch):
     assert seen == [5.0]
 
 
-def test_a_very_long_file_is_refused_without_being_decoded(tmp_path):
+def test_a_very_long_file_is_refused_without_being_decoded(tmp_path, monkeypatch):
     long_file = encode(tmp_path / "long.m4a", "anullsrc=channel_layout=mono", seconds=1500, rate=8000, bitrate="8k")
+    monkeypatch.setattr(decoding, "_ffmpeg_decode", lambda *a, **kw: pytest.fail("probing must decode nothing"))
 
     started = time.monotonic()
     info = decoding.probe(long_file)
@@ -87,6 +88,20 @@ def test_a_file_that_is_not_an_mp4_container_is_refused_and_opens_nothing_else(t
 
     with pytest.raises(CorruptAudio, match="ffmpeg cannot read this file"):
         decoding.probe(path)
+
+
+def test_only_the_demuxer_of_the_name_reads_the_file(tmp_path):
+    """Pinned demuxer: a file named .m4a is read as MP4 or not at all, never as whatever ffmpeg guesses
+    (an HLS or concat playlist, an image sequence...). A real WAV under that name is refused."""
+    wav = tmp_path / "tone.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", str(wav)], check=True
+    )
+    disguised = tmp_path / "song.m4a"
+    shutil.copy(wav, disguised)
+
+    with pytest.raises(CorruptAudio, match="ffmpeg cannot read this file"):
+        decoding.probe(disguised)
 
 
 def test_a_name_that_looks_like_a_protocol_is_still_a_local_file(tmp_path, tone_m4a):
