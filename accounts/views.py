@@ -9,7 +9,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
+from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -40,12 +41,42 @@ def account_data_download(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _password_checks_rate(group: str, request: HttpRequest) -> str | None:
+    # As many tries as a log-in gets before its lockout, per lockout period: a session left open on a shared
+    # computer must not become a way to guess the password without limit.
+    limit = settings.MUSREC_LOGIN_FAILURE_LIMIT
+    return f"{limit}/{settings.MUSREC_LOGIN_LOCKOUT_MINUTES * 60}s" if limit else None
+
+
+# Pages that ask for the current password again; axes sees only log-ins, so these count their own tries.
+_checks_password = ratelimit(key="user", rate=_password_checks_rate, method="POST", block=False)
+TOO_MANY_PASSWORD_TRIES = "Too many tries with the password. Please wait {minutes} minutes and try again."
+
+
+def _too_many_tries() -> str:
+    return TOO_MANY_PASSWORD_TRIES.format(minutes=settings.MUSREC_LOGIN_LOCKOUT_MINUTES)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
+@_checks_password
+def password_change(request: HttpRequest) -> HttpResponse:
+    if request.limited:
+        context = {"form": PasswordChangeForm(request.user), "refusal": _too_many_tries()}
+        return render(request, "registration/password_change_form.html", context, status=429)
+    return PasswordChangeView.as_view()(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@_checks_password
 def account_delete(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = DeleteAccountForm(user, request.POST if request.method == "POST" else None)
     refusal = deletion_refusal(user)
+    if request.limited:
+        context = {"form": DeleteAccountForm(user), "refusal": _too_many_tries(), "summary": account_summary(user)}
+        return render(request, "registration/account_delete.html", context, status=429)
     if request.method == "POST" and refusal is None and form.is_valid():
         refusal = delete_account(user)
         if refusal is None:

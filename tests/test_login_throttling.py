@@ -106,3 +106,25 @@ def test_the_limit_and_the_wait_follow_the_settings(alice, settings):
 
     assert response.status_code == 429
     assert "failed 2 times in a row from your address, so it is paused for 3 minutes" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url_name", "form"),
+    [
+        ("password_change", {"old_password": "a wrong guess", "new_password1": "x", "new_password2": "x"}),
+        ("account_delete", {"password": "a wrong guess", "confirm": "on"}),
+    ],
+)
+def test_pages_that_ask_for_the_password_again_limit_the_guesses(
+    alice_client, bob_client, alice, url_name, form, one_rate_window
+):
+    """A session left open on a shared computer must not become a way to guess the password without limit."""
+    url = reverse(url_name)
+    answers = [alice_client.post(url, form).status_code for _ in range(6)]
+
+    refused_before = 200 if url_name == "password_change" else 400  # a wrong password: the form again, saying so
+    assert answers == [refused_before] * 5 + [429]
+    assert "Too many tries with the password" in alice_client.post(url, form).content.decode()
+    assert bob_client.post(url, form).status_code in (200, 400)  # bob has his own count
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
