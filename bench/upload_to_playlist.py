@@ -98,7 +98,7 @@ def delete_uploads(user) -> None:
 
 
 def time_reconcile() -> float:
-    """How long the reconciler the worker runs every two minutes takes on this catalogue."""
+    """How long the reconciler the worker runs every minute takes on this catalogue."""
     from recommender.jobs import reconcile
 
     started = time.perf_counter()
@@ -217,7 +217,12 @@ def print_report(runs: list[dict], reconcile_seconds: float) -> None:
         )
     print()
     print(harness.markdown_table(header, rows))
-    print(f"\nThe reconciler (every {120} s in the worker) took {reconcile_seconds:.2f} s on this catalogue.")
+    from recommender.worker import RECONCILE_INTERVAL
+
+    print(
+        f"\nThe reconciler (every {RECONCILE_INTERVAL} s in the worker) "
+        f"took {reconcile_seconds:.2f} s on this catalogue."
+    )
 
 
 if __name__ == "__main__":

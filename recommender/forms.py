@@ -27,7 +27,7 @@ from recommender.models import Embedding, active_model_key
 class UploadForm(forms.Form):
     audio = forms.FileField(
         label="A song you like",
-        help_text="MP3, Ogg, Opus, FLAC or WAV",
+        help_text="MP3, Ogg, Opus, FLAC, WAV or AIFF (m4a and AAC when ffmpeg is installed)",
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(sorted(AUDIO_EXTENSIONS)) + ",audio/*"}),
     )
 
@@ -44,7 +44,9 @@ class UploadForm(forms.Form):
         suffix = Path(upload.name).suffix.lower()
         if suffix not in AUDIO_EXTENSIONS:
             shown = f"{suffix} files" if suffix else "files without an extension"
-            raise forms.ValidationError(f"Musrec cannot read {shown}. Upload MP3, Ogg, Opus, FLAC or WAV.")
+            raise forms.ValidationError(
+                f"Musrec cannot read {shown}. Upload MP3, Ogg, Opus, FLAC, WAV, AIFF, m4a or AAC."
+            )
         return upload
 
 
@@ -84,7 +86,11 @@ class PlaylistOptionsForm(forms.Form):
 class SavePlaylistForm(forms.Form):
     name = PlaylistNameField()
     n = forms.IntegerField(min_value=settings.MUSREC_PLAYLIST_MIN, max_value=settings.MUSREC_PLAYLIST_MAX)
-    genre = forms.ModelChoiceField(queryset=Genre.objects.all(), to_field_name="slug", required=False)
+    genre = forms.ModelChoiceField(queryset=Genre.objects.none(), to_field_name="slug", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["genre"].queryset = Genre.objects.in_catalogue()  # as PlaylistOptionsForm offers
 
 
 # --- The personal pages: starting out, For you, extending a playlist, a path from A to B --------------------

@@ -232,8 +232,7 @@ def genre_centre(genre: Genre, *, model: str) -> np.ndarray | None:
     vectors = [np.asarray(v) for v in rows[:GENRE_SAMPLE]]
     if not vectors:
         return None
-    mean = unit_length(np.stack(vectors)).mean(axis=0)
-    return mean / np.linalg.norm(mean)
+    return unit_length(unit_length(np.stack(vectors)).mean(axis=0))
 
 
 def for_you(

@@ -186,7 +186,7 @@ def test_songs_analysed_together_in_one_pass_get_the_vectors_each_gets_alone(set
     queue_analysis([song.pk for song in batch])
     settings.MUSREC_BATCH_SONGS = len(batch)
 
-    # The job's own song first, then the others in the order they were queued.
+    # The first song in fair order, then the others in the order they were added.
     assert analyse_song(songs[0].pk) == f"analysed {', '.join(str(pk) for pk in sorted(s.pk for s in batch))}"
     assert run_analysis_worker()  # the other jobs find their songs taken and do nothing
 

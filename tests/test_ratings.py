@@ -179,19 +179,6 @@ def test_a_page_loads_the_ratings_of_the_songs_it_shows_not_all_of_them(alice_cl
     ), reading_ratings
 
 
-def test_songs_can_be_annotated_with_a_persons_rating(alice, bob, song):
-    other = make_song(title="Other")
-    Rating.objects.rate(alice, song, Rating.LIKE)
-    Rating.objects.rate(bob, other, Rating.DISLIKE)
-
-    ratings = {s.title: s.user_rating for s in Song.objects.with_rating_for(alice)}
-
-    assert ratings == {"Heroes of Wesnoth": Rating.LIKE, "Other": None}
-
-
-# The liked songs page
-
-
 def test_the_liked_page_lists_your_likes_newest_first(alice_client, alice):
     older, newer, disliked = (make_song(title=t) for t in ("Older Love", "Newer Love", "Not For Me"))
     rate(alice_client, older, "like")

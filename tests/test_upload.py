@@ -211,13 +211,13 @@ def test_an_upload_is_analysed_by_the_worker_and_gets_a_playlist_that_can_be_sav
         pytest.param(
             "setup.exe",
             b"MZ\x90\x00" + bytes(4096),
-            "Musrec cannot read .exe files. Upload MP3, Ogg, Opus, FLAC or WAV.",
+            "Musrec cannot read .exe files. Upload MP3, Ogg, Opus, FLAC, WAV, AIFF, m4a or AAC.",
             id="exe",
         ),
         pytest.param(
             "README",
             b"RIFF....WAVEfmt " + bytes(4096),
-            "Musrec cannot read files without an extension. Upload MP3, Ogg, Opus, FLAC or WAV.",
+            "Musrec cannot read files without an extension. Upload MP3, Ogg, Opus, FLAC, WAV, AIFF, m4a or AAC.",
             id="no-extension",
         ),
     ],

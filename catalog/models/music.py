@@ -17,7 +17,7 @@ from django.contrib.postgres.search import (
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import F, OuterRef, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -276,18 +276,6 @@ class SongQuerySet(models.QuerySet["Song"]):
             document = song.build_search_document()
             if document != song.search_document:
                 Song.objects.filter(pk=song.pk).update(search_document=document)
-
-    def with_rating_for(self, user: AbstractBaseUser | AnonymousUser) -> SongQuerySet:
-        """Each song with ``user_rating``: ``Rating.LIKE``, ``Rating.DISLIKE`` or None, in the same query.
-
-        The like/dislike buttons on every row read it, so a list of 50 songs costs no extra query per row.
-        """
-        if not user.is_authenticated:
-            return self.annotate(user_rating=models.Value(None, output_field=models.SmallIntegerField()))
-        from catalog.models.listening import Rating  # listening builds on this module
-
-        rating = Rating.objects.filter(user=user, song=OuterRef("pk")).values("value")[:1]
-        return self.annotate(user_rating=models.Subquery(rating, output_field=models.SmallIntegerField()))
 
 
 UNKNOWN_ARTIST = "Unknown artist"

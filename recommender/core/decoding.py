@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import shutil
@@ -25,6 +26,8 @@ import soundfile as sf
 import soxr
 
 from recommender.core.mel import MODEL_SAMPLE_RATE
+
+logger = logging.getLogger(__name__)
 
 # Formats libsndfile decodes; m4a/AAC needs ffmpeg, used when it is installed.
 SNDFILE_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
@@ -358,6 +361,7 @@ def _limited(command: list[str]) -> list[str]:
     """
     prlimit = shutil.which("prlimit")
     if prlimit is None:
+        logger.warning("prlimit (util-linux) is not installed: ffmpeg runs without memory and CPU limits")
         return command
     return [prlimit, f"--as={FFMPEG_MEMORY_BYTES}", f"--cpu={FFMPEG_CPU_SECONDS}", "--", *command]
 

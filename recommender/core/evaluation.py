@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recommender.core.vectors import unit_length
+
 # Hubness is the share of all top-k slots taken by this share of the songs, the most frequent neighbours.
 # Were every song as likely a neighbour as any other, it would equal this share.
 HUB_SHARE = 0.05
@@ -67,8 +69,7 @@ def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.ndim != 2:
         raise ValueError(f"vectors must be 2-D (n, d); got shape {vectors.shape}")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    unit = unit_length(vectors)
     return unit @ unit.T
 
 

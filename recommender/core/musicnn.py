@@ -6,7 +6,7 @@ MSD and MTT checkpoints, converted once by ``scripts/convert_musicnn.py``, give 
 same numbers without TensorFlow 1 or tf-keras. The converter pairs the checkpoint's
 variables with the layer names below; the ``.weights.h5`` files it writes then pair weights
 with layers by the order the layers are created, so a change of that order needs the
-weights converted again (``tests/test_model.py`` notices).
+weights converted again (``tests/test_tagger.py`` notices).
 
 Shapes for a batch of ``n`` patches of ``T`` frames (``T = 187`` for 3 s):
 

@@ -104,7 +104,7 @@ def choose_path(
 
     def rule_out(picked: Candidate) -> None:
         same = np.array([c.song_id == picked.song_id or c.content_hash == picked.content_hash for c in candidates])
-        twin = 1.0 - vectors @ (picked.vector / max(float(np.linalg.norm(picked.vector)), 1e-12)) < duplicate_distance
+        twin = 1.0 - vectors @ unit_length(picked.vector) < duplicate_distance
         usable[same | twin] = False
         if max_per_artist is not None and per_artist[picked.artist_group] >= max_per_artist:
             usable[[c.artist_group == picked.artist_group for c in candidates]] = False
