@@ -236,7 +236,7 @@ MUSREC_MAX_PER_ARTIST = env_int("MUSREC_MAX_PER_ARTIST", 2)
 # The upload form reads the file to disk, never whole into memory; the cap is checked before reading.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "recommender.uploads.SizeLimitUploadHandler",
+    "musrec_site.upload_handler.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -266,6 +266,12 @@ MUSREC_UPLOADS_PER_HOUR = env_int("MUSREC_UPLOADS_PER_HOUR", 30, minimum=0)
 MUSREC_MAX_QUEUED_PER_USER = env_int("MUSREC_MAX_QUEUED_PER_USER", 20, minimum=0)
 # Per person: plays reported by the player (one a song, so a minute's worth is far above any real listening).
 MUSREC_PLAYS_PER_MINUTE = env_int("MUSREC_PLAYS_PER_MINUTE", 60, minimum=0)
+# Per person: audio streams at once (a player uses one or two; each holds a web server thread while it lasts).
+MUSREC_STREAMS_PER_USER = env_int("MUSREC_STREAMS_PER_USER", 4, minimum=0)
+# A stream whose listener reads nothing for this many seconds is ended, giving its thread back (nginx's send_timeout).
+MUSREC_STREAM_SEND_TIMEOUT = env_int("MUSREC_STREAM_SEND_TIMEOUT", 60, minimum=0)
+# Behind nginx, e.g. "/protected-media/": Django checks access and nginx sends the file from that internal location.
+MUSREC_ACCEL_REDIRECT_PREFIX = env_str("MUSREC_ACCEL_REDIRECT_PREFIX")
 # Counted in the "default" cache (above). Django's RedisCache increments atomically (INCR), but django-ratelimit
 # lists only django-redis's backend by name.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
