@@ -15,7 +15,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
 
-from catalog.models import UNKNOWN_ARTIST, Album, Artist, Genre, Song
+from catalog.models import UNKNOWN_ARTIST, Album, Artist, Genre, Song, forget_catalogue_figures
 from catalog.tags import read_tags
 from recommender.core.decoding import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, check_duration, probe
 
@@ -183,6 +183,7 @@ def publish_upload(song: Song) -> None:
     """Put an upload in the public catalogue, with the genres its tags name (created now if new)."""
     with transaction.atomic():
         Song.objects.filter(pk=song.pk).update(in_catalogue=True)
+        forget_catalogue_figures()  # update() sends no signal
         try:
             path = Path(song.audio.path)
         except NotImplementedError:  # remote storage: the genres it already has will do

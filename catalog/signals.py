@@ -7,3 +7,7 @@ from django.dispatch import Signal
 # Sent by the import commands with ``song_ids``, the songs just imported. The recommender answers by
 # queueing their analysis and returns how many it queued.
 songs_imported = Signal()
+
+# Sent (no arguments) when catalogue songs, genres or songs' genre tags change, once at once and once more when the
+# change is committed: whoever keeps catalogue-wide figures in the cache forgets them.
+catalogue_changed = Signal()

@@ -1,16 +1,31 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from catalog.htmx import HtmxHttpRequest, wants_fragment
-from catalog.models import MAX_QUERY_LENGTH, SORT_CHOICES, Genre, Rating, Song
-from catalog.streaming import ranged_file_response, read_stored_file
+from catalog.models import (
+    MAX_QUERY_LENGTH,
+    SORT_CHOICES,
+    Genre,
+    Rating,
+    Song,
+    SongQuerySet,
+    catalogue_generation,
+    catalogue_song_count,
+    genre_menu,
+)
+from catalog.streaming import accel_redirect_response, audio_file_response, read_stored_file
+
+CATALOGUE_PAGE_SECONDS = 60
 
 
 def _text_param(request: HttpRequest, name: str) -> str:
@@ -41,7 +56,7 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
     else:
         songs = songs.sorted_by(sort or "title")
 
-    page = Paginator(songs, settings.MUSREC_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _catalogue_page(songs, request.GET.get("page"), asked=(query, genre.pk if genre else None, sort))
     Rating.objects.attach(request.user, page.object_list)
     context = {
         "page": page,
@@ -49,13 +64,33 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_choices": SORT_CHOICES,
         "genre": genre,
-        "total_songs": Song.objects.catalogue().count(),
+        "total_songs": catalogue_song_count(),
     }
     if wants_fragment(request):
-        # Search as you type swaps the results only: the genre menu (a recursive count) is not redrawn.
+        # Search as you type swaps the results only: the genre menu is not redrawn.
         return render(request, "catalog/song_list.html#results", context)
-    context["genres"] = Genre.objects.with_subtree_song_counts()
+    context["genres"] = genre_menu()
     return render(request, "catalog/song_list.html", context)
+
+
+def _catalogue_page(songs: SongQuerySet, number: str | None, *, asked: tuple[object, ...]) -> Page:
+    """The page ``number`` of ``songs``, a catalogue list that ``asked`` (query, genre, sort) defines.
+
+    Search as you type asks for the same first pages over and over ("wes", "wesn"), and the answer is the same for
+    everyone (catalogue songs only; each person's ratings are added afterwards): the count and the page's song ids
+    are kept in the cache, under the catalogue's generation, for a minute. A page found there costs one query for
+    its songs instead of counting and ranking the matches again (docs/benchmarks.md, "Load").
+    """
+    paginator = Paginator(songs, settings.MUSREC_PAGE_SIZE)
+    asked_for = repr((catalogue_generation(), settings.MUSREC_PAGE_SIZE, number, *asked))
+    key = "catalogue:page:" + hashlib.sha256(asked_for.encode()).hexdigest()
+    if (found := cache.get(key)) is None:
+        page = paginator.get_page(number)
+        cache.set(key, (paginator.count, page.number, [song.pk for song in page.object_list]), CATALOGUE_PAGE_SECONDS)
+        return page
+    paginator.count, number, ids = found
+    by_id = Song.objects.with_relations().in_bulk(ids)
+    return Page([by_id[pk] for pk in ids if pk in by_id], number, paginator)
 
 
 @require_GET
@@ -69,13 +104,12 @@ def song_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
     song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
-    try:
-        handle = song.audio.open("rb")
-        size = song.audio.size
-    except FileNotFoundError:
-        raise Http404("The audio file of this song is missing.") from None
-    response = ranged_file_response(request, handle, size, song.audio_content_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    if prefix := settings.MUSREC_ACCEL_REDIRECT_PREFIX:
+        # nginx sends the file (ranges, slow listeners); Django has checked that this person may have it.
+        response = accel_redirect_response(prefix, song.audio.name, song.audio_content_type)
+    else:
+        response = audio_file_response(request, song.audio, song.audio_content_type)
+    response.setdefault("Cache-Control", "private, max-age=3600")
     return response
 
 

@@ -1,8 +1,9 @@
 """The site's cache: Django's Redis cache, except that a Redis that is down reads as an empty cache.
 
-The cache holds rate-limit counters and nothing a request cannot do without. With Redis down (restarting,
-say) an upload or a play must still be accepted: django-ratelimit lets a request through when the count
-cannot be read (RATELIMIT_FAIL_OPEN), and the song waits in the database until Redis is back.
+The cache holds rate-limit counters, copies of sessions (which are also in the database) and catalogue figures:
+nothing a request cannot do without. With Redis down (restarting, say) an upload or a play must still be
+accepted: django-ratelimit lets a request through when the count cannot be read (RATELIMIT_FAIL_OPEN), and the
+song waits in the database until Redis is back.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class ForgivingRedisCache(RedisCache):
             return super().incr(key, delta, version)
         except RedisError as error:
             return self._unavailable(error, None)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        try:
+            return super().has_key(key, version)
+        except RedisError as error:
+            return self._unavailable(error, False)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         try:

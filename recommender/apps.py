@@ -7,7 +7,9 @@ class RecommenderConfig(AppConfig):
     name = "recommender"
 
     def ready(self) -> None:
-        from catalog.signals import songs_imported
+        from catalog.signals import catalogue_changed, songs_imported
         from recommender.jobs import queue_imported_songs
+        from recommender.models import forget_starter_choices
 
         songs_imported.connect(queue_imported_songs, dispatch_uid="recommender.queue_imported_songs")
+        catalogue_changed.connect(forget_starter_choices, dispatch_uid="recommender.forget_starter_choices")

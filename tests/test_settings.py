@@ -143,3 +143,17 @@ def test_the_cache_reaches_redis_on_a_unix_socket_with_a_password(monkeypatch):
     assert pool.connection_kwargs["path"] == "/run/musrec/redis.sock"
     assert pool.connection_kwargs["db"] == 4
     assert pool.connection_kwargs["password"] == "s3cret,with;commas"
+
+
+def test_a_cache_whose_redis_is_down_reads_as_empty_for_sessions_too(tmp_path):
+    """Sessions are read from the cache first (cached_db): with Redis down, they come from the database instead."""
+    from musrec_site.cache import ForgivingRedisCache
+
+    down = ForgivingRedisCache([f"unix://{tmp_path}/no-redis.sock"], {"KEY_PREFIX": "test"})
+
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    assert down.get("session") is None
+    assert "session" not in down  # has_key, which the session store asks before choosing a new session key
+    assert down.add("session", 1) is False
+    down.set("session", 1)
+    down.delete("session")

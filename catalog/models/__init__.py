@@ -12,6 +12,10 @@ from catalog.models.music import (
     Song,
     SongQuerySet,
     artist_group_key,
+    catalogue_generation,
+    catalogue_song_count,
+    forget_catalogue_figures,
+    genre_menu,
     genre_song_ids,
 )
 from catalog.models.playlists import (
@@ -47,6 +51,10 @@ __all__ = [
     "Song",
     "SongQuerySet",
     "artist_group_key",
+    "catalogue_generation",
+    "catalogue_song_count",
+    "forget_catalogue_figures",
+    "genre_menu",
     "genre_song_ids",
     "play_outcome",
 ]

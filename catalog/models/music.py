@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -14,17 +17,19 @@ from django.contrib.postgres.search import (
     TrigramSimilarity,
     TrigramWordSimilarity,
 )
+from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest, Lower
-from django.db.models.signals import post_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.text import slugify
 
 from catalog.genre_tree import broader_genre
+from catalog.signals import catalogue_changed
 from catalog.text import fold, prefix_tsquery, words
 
 # Word similarity above which a small typo ("wesnth", "nexiuz" for "Nexuiz") still finds the song.
@@ -130,7 +135,7 @@ class GenreQuerySet(models.QuerySet["Genre"]):
 
     def in_catalogue(self) -> GenreQuerySet:
         """Genres that catalogue songs carry, themselves or below them: the ones a genre menu may offer."""
-        return self.filter(pk__in=[genre.pk for genre in self.with_subtree_song_counts()])
+        return self.filter(pk__in=[genre.pk for genre in genre_menu()])
 
     def existing(self, name: str) -> Genre | None:
         """The genre called ``name`` (any case), if there is one; never creates it."""
@@ -168,6 +173,60 @@ class Genre(models.Model):
             if ancestor.pk == self.pk:
                 raise ValidationError({"parent": "A genre cannot sit below itself."})
             ancestor = ancestor.parent
+
+
+# The genre menu (a recursive count) and the number of catalogue songs are the same for everyone, since only
+# catalogue songs count, so they are kept in the shared cache (Redis) instead of being counted for every page. A saved
+# or deleted song or genre, or a change of a song's genre tags, forgets them (``forget_catalogue_figures``); the
+# expiry bounds what a change that sends no signal (a bulk update()) or a request racing a change can leave.
+CATALOGUE_FIGURES_SECONDS = 60
+GENRE_MENU_KEY = "catalogue:genre-menu"
+SONG_COUNT_KEY = "catalogue:song-count"
+GENERATION_KEY = "catalogue:generation"
+
+
+def catalogue_generation() -> str:
+    """A token that changes with every change of the catalogue: cached answers keyed with it are never read again
+    once the catalogue changes (``forget_catalogue_figures``)."""
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        generation = uuid.uuid4().hex
+        # add(), not set(): two processes starting a generation at once agree on one.
+        if not cache.add(GENERATION_KEY, generation, timeout=None):
+            generation = cache.get(GENERATION_KEY) or generation
+    return generation
+
+
+def genre_menu() -> list[Genre]:
+    """``Genre.objects.with_subtree_song_counts()``, from the cache when it is there."""
+    genres = cache.get(GENRE_MENU_KEY)
+    if genres is None:
+        genres = Genre.objects.with_subtree_song_counts()
+        cache.set(GENRE_MENU_KEY, genres, CATALOGUE_FIGURES_SECONDS)
+    return genres
+
+
+def catalogue_song_count() -> int:
+    """How many songs the catalogue has, from the cache when it is there."""
+    count = cache.get(SONG_COUNT_KEY)
+    if count is None:
+        count = Song.objects.catalogue().count()
+        cache.set(SONG_COUNT_KEY, count, CATALOGUE_FIGURES_SECONDS)
+    return count
+
+
+def forget_catalogue_figures() -> None:
+    """Drop the cached genre menu and song count: now, and again once the change is committed, since a page
+    drawn meanwhile from the old rows may have stored them again."""
+
+    def forget() -> None:
+        cache.delete(GENRE_MENU_KEY)
+        cache.delete(SONG_COUNT_KEY)
+        cache.delete(GENERATION_KEY)
+        catalogue_changed.send(sender=Song)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 def unique_genre_slug(name: str) -> str:
@@ -280,6 +339,23 @@ class SongQuerySet(models.QuerySet["Song"]):
 
 UNKNOWN_ARTIST = "Unknown artist"
 
+# A list of 25 songs shows five addresses of each, and reverse() costs ~15 µs: a quarter of drawing a row. Each kind
+# of song address is reversed once per process, for a placeholder id, and the id put in its place.
+_SONG_ID_PLACEHOLDER = 918273645
+
+
+@functools.cache
+def _song_url_parts(name: str) -> tuple[str, str]:
+    path = reverse(name, args=[_SONG_ID_PLACEHOLDER]).removeprefix(get_script_prefix())
+    before, _, after = path.partition(str(_SONG_ID_PLACEHOLDER))
+    return before, after
+
+
+def song_url(name: str, pk: int) -> str:
+    """``reverse(name, args=[pk])`` for a URL whose one argument is a song's id, without resolving it each time."""
+    before, after = _song_url_parts(name)
+    return f"{get_script_prefix()}{before}{int(pk)}{after}"
+
 
 def artist_group_key(artist_id: int, artist_name: str, album_id: int | None, song_id: int) -> int:
     """Who counts as the artist for "at most 2 per artist": songs of unknown artists are not one artist,
@@ -377,7 +453,20 @@ class Song(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("catalog:song_detail", args=[self.pk])
+        return song_url("catalog:song_detail", self.pk)
+
+    # Every song in a list has a play button, like/dislike and "+" (templates/catalog/_song.html).
+    @property
+    def audio_url(self) -> str:
+        return song_url("catalog:song_audio", self.pk)
+
+    @property
+    def rate_url(self) -> str:
+        return song_url("catalog:song_rate", self.pk)
+
+    @property
+    def add_to_playlist_url(self) -> str:
+        return song_url("catalog:playlist_add_song", self.pk)
 
     def build_search_document(self) -> str:
         parts = [self.title, self.artist.name if self.artist_id else "", self.album.title if self.album_id else ""]
@@ -421,6 +510,18 @@ def delete_song_file(sender: type[Song], instance: Song, **kwargs: object) -> No
         name, storage = getattr(instance, field).name, getattr(instance, field).storage
         if name and not Song.objects.filter(**{field: name}).exists():
             transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+
+
+@receiver([post_save, post_delete], sender=Song)
+@receiver([post_save, post_delete], sender=Genre)
+def song_or_genre_changed(sender: type[models.Model], **kwargs: object) -> None:
+    forget_catalogue_figures()
+
+
+@receiver(m2m_changed, sender=Song.genres.through)
+def song_genres_changed(sender: type[models.Model], action: str, **kwargs: object) -> None:
+    if action.startswith("post_"):
+        forget_catalogue_figures()
 
 
 @receiver(connection_created)
