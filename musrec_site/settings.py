@@ -22,6 +22,14 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``; anything else is refused, naming them."""
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: choose one of {', '.join(choices)}.")
+    return value
+
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -225,7 +233,10 @@ MUSREC_PAGE_SIZE = env_int("MUSREC_PAGE_SIZE", 25)
 MUSREC_MIN_IMPORT_SECONDS = env_int("MUSREC_MIN_IMPORT_SECONDS", 0)
 
 # Analysis and recommendations.
-MUSREC_MODEL = env_str("MUSREC_MODEL", "msd_musicnn")
+# The embedder (recommender/core/embedders.py): musicnn_pair, both networks standardised side by side (the default,
+# docs/quality.md), or one network alone, msd_musicnn (the embedding before issue 10) or mtt_musicnn. Changing it
+# re-analyses every song in the background; recommendations use the songs analysed so far meanwhile.
+MUSREC_MODEL = env_choice("MUSREC_MODEL", "musicnn_pair", ("musicnn_pair", "msd_musicnn", "mtt_musicnn"))
 # Songs analysed in one forward pass of the network; 0 means 16 when TensorFlow sees a GPU, else 1.
 MUSREC_BATCH_SONGS = env_int("MUSREC_BATCH_SONGS", 0)
 # Longer recordings (DJ sets, endless streams) are refused rather than analysed for minutes.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import django_rq
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import close_old_connections, connection, connections, transaction
@@ -32,7 +33,7 @@ from rq.job import Job, JobStatus
 from catalog.models import Genre, Song
 from recommender.core import analysis
 from recommender.core.decoding import AudioError
-from recommender.core.tagger import get_tagger
+from recommender.core.embedders import Embedder, get_embedder
 from recommender.models import Embedding, active_model_key
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def analyse_song(song_id: int) -> str:
     """
     close_old_connections()
     try:
-        model = get_tagger(settings.MUSREC_MODEL)
+        model = get_embedder(settings.MUSREC_MODEL)
         # A GPU is idle between small forward passes, so it takes other queued songs along; a CPU is
         # already busy with one song's windows and gains nothing from more.
         per_pass = settings.MUSREC_BATCH_SONGS or (GPU_BATCH_SONGS if model.uses_gpu else 1)
@@ -222,7 +223,7 @@ def _set_progress(song: Song, percent: int, token: uuid.UUID) -> None:
     _claimed(song, token).update(analysis_progress=percent)
 
 
-def _analyse_claimed(songs: list[Song], model: analysis.Tagger, token: uuid.UUID) -> None:
+def _analyse_claimed(songs: list[Song], model: Embedder, token: uuid.UUID) -> None:
     with ExitStack() as stack:
         paths: list[Path | None] = []
         for song in songs:
@@ -284,10 +285,10 @@ def _fail(song: Song, reason: str, token: uuid.UUID) -> None:
     )
 
 
-def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger, token: uuid.UUID) -> None:
+def _store(song: Song, result: analysis.SongAnalysis, model: Embedder, token: uuid.UUID) -> None:
     """Store the result, if ``token`` still holds the song's claim. An ``OSError`` (a full disk) leaves the row
     as it was: the caller puts the song back on the queue."""
-    key = analysis.model_key(model.spec)
+    key = analysis.model_key(model.card)
     # Named by the recording and by the analysis that drew it: copies of one recording (an upload and its
     # catalogue twin) share the picture, and a new analysis writes a new file instead of overwriting one that
     # another song still shows, so a write that fails half-way (a full disk) spoils nobody's picture.
@@ -306,7 +307,12 @@ def _store(song: Song, result: analysis.SongAnalysis, model: analysis.Tagger, to
         Embedding.objects.update_or_create(
             song=song,
             model=key,
-            defaults={"vector": result.embedding.tolist(), "tag_scores": result.tag_scores},
+            defaults={
+                "vector": result.embedding.tolist(),
+                "raw_vector": result.raw_vector.tolist(),
+                "tag_scores": result.tag_scores,
+                "neighbour_similarity": None,
+            },
         )
         # Queries compare vectors of one model only, but every vector sits in the one HNSW index, where
         # a stale model's rows are scanned and filtered out: after a model switch they would halve its speed.
@@ -402,3 +408,36 @@ def reconcile() -> dict[str, int]:
             _enqueue(song_id)
             requeued += 1
     return {"revived": revived, "queued": newly, "requeued": requeued}
+
+
+# Up to this many catalogue songs, r(y) of every song is computed again whenever the catalogue changes: seconds
+# of a worker's time (docs/benchmarks.md). Above it only new songs get theirs at once, and everybody's once a day.
+FULL_REFRESH_UP_TO = 20_000
+FULL_REFRESH_EVERY = timedelta(days=1)
+
+
+def refresh_neighbour_similarity() -> int:
+    """Keep CSLS's r(y) up to date (``Embedding.objects.refresh_neighbour_similarity``); the worker's maintenance
+    runs it every ``RECONCILE_INTERVAL``, so songs analysed or imported meanwhile are handled in one batch.
+
+    A new song gets its r at once; the others' change when the catalogue does (a new neighbour may join their
+    nearest ten), so they are computed again when the catalogue's size has changed, or daily for a large one.
+    """
+    from catalog.models import catalogue_song_count
+
+    new = Embedding.objects.active().filter(neighbour_similarity__isnull=True).exists()
+    size = catalogue_song_count()
+    if size <= FULL_REFRESH_UP_TO:
+        everything = cache.get(REFRESHED_FOR_SIZE) != size
+    else:
+        everything = cache.add(REFRESHED_RECENTLY, True, timeout=FULL_REFRESH_EVERY.total_seconds())
+    if not (new or everything):
+        return 0
+    updated = Embedding.objects.refresh_neighbour_similarity(everything=everything)
+    if everything:
+        cache.set(REFRESHED_FOR_SIZE, size, timeout=None)
+    return updated
+
+
+REFRESHED_FOR_SIZE = "csls:refreshed-for-catalogue-size"
+REFRESHED_RECENTLY = "csls:refreshed-recently"

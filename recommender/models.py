@@ -6,21 +6,25 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, Func, OuterRef, Q
+from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from pgvector.django import HnswIndex, VectorField
 
 from catalog.models import Artist, Genre, Song, SongQuerySet, artist_group_key, genre_song_ids
 from recommender.core.analysis import model_key
+from recommender.core.embedders import load_card
+from recommender.core.hubs import CSLS_WEIGHT, neighbour_similarity
 from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
-from recommender.core.tagger import load_spec
 from recommender.core.vectors import unit_length
 
-# The width of the stored song embeddings. A model with another width needs a migration.
-EMBEDDING_DIMENSIONS = 200
+# The widths of vector the database indexes (one HNSW index each, on the vectors of that width): an embedder of
+# another width works, ranked exactly, and wants a migration that adds its index.
+INDEXED_DIMENSIONS = (200, 400)
 # The shortest candidate list HNSW keeps in a nearest-neighbour search (hnsw.ef_search); see nearest_songs.
 EF_SEARCH = 200
 # nearest_songs ranks a genre exactly, without the HNSW index, when it has fewer songs than this.
@@ -29,7 +33,12 @@ EXACT_BELOW = 2000
 
 def active_model_key() -> str:
     """The key of the embeddings recommendations use now (``MUSREC_MODEL``); reads no weights."""
-    return model_key(load_spec(settings.MUSREC_MODEL))
+    return model_key(load_card(settings.MUSREC_MODEL))
+
+
+def active_dimensions() -> int:
+    """The width of the active embedder's vectors."""
+    return load_card(settings.MUSREC_MODEL).dimensions
 
 
 # What a person starting out on For you chooses from is the same for everyone (analysed catalogue songs and their
@@ -51,6 +60,34 @@ def forget_starter_choices(**kwargs: object) -> None:
 class EmbeddingQuerySet(models.QuerySet["Embedding"]):
     def active(self) -> EmbeddingQuerySet:
         return self.filter(model=active_model_key())
+
+    def refresh_neighbour_similarity(self, *, everything: bool = False) -> int:
+        """Compute r(y) for CSLS (``recommender.core.hubs``) of the active model's embeddings; how many were updated.
+
+        Only those not computed yet, unless ``everything``. A song's neighbours are sought in the catalogue only:
+        a private upload is a candidate for its owner alone, and must not shift anybody else's rankings.
+        """
+        model = active_model_key()
+        targets = self.filter(model=model)
+        if not everything:
+            targets = targets.filter(neighbour_similarity__isnull=True)
+        target_ids, target_vectors = _ids_and_vectors(targets)
+        if not target_ids:
+            return 0
+        among_ids, among_vectors = _ids_and_vectors(self.filter(model=model, song__in=Song.objects.catalogue()))
+        if not among_ids:
+            return 0
+        r = neighbour_similarity(
+            target_vectors, among=among_vectors, ids=np.array(target_ids), among_ids=np.array(among_ids)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {self.model._meta.db_table} e SET neighbour_similarity = v.r
+                    FROM unnest(%s::bigint[], %s::float8[]) AS v(song_id, r)
+                    WHERE e.song_id = v.song_id AND e.model = %s""",
+                [target_ids, r.tolist(), model],
+            )
+        return len(target_ids)
 
     def of_song(self, song: Song) -> Embedding | None:
         """``song``'s embedding in the active model; None until it is analysed."""
@@ -103,10 +140,13 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 predicted = Song.predicted_genres.through.objects.filter(song=OuterRef("pk"), genre__in=ids)
                 songs = songs.filter(Exists(tagged) | Exists(predicted))
         song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
+        # The index on vectors of this width is an expression index: the query must use its very expression.
+        width = len(query)
         nearest = f"""
-            SELECT e.song_id, e.vector, e.vector <=> %s::vector AS distance
+            SELECT e.song_id, e.vector, e.neighbour_similarity,
+                   e.vector::vector({width}) <=> %s::vector({width}) AS distance
             FROM {self.model._meta.db_table} e
-            WHERE e.model = %s AND e.song_id IN ({song_sql})
+            WHERE e.model = %s AND e.dimensions = {width} AND e.song_id IN ({song_sql})
         """
         if exact:
             # A small genre is ranked exactly: the HNSW scan would walk thousands of other songs to find
@@ -115,9 +155,13 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             nearest = f"SELECT * FROM ({nearest} OFFSET 0) AS in_genre"
         # The candidates are compared with each other in the database, so their vectors never travel:
         # parsing 40 vectors from text took longer than the index search.
+        # CSLS (recommender.core.hubs): the candidates are ranked by cosine distance + CSLS_WEIGHT * r, so that a
+        # song near everyone (a hub) stops crowding every list. A song analysed since r was last computed counts
+        # as the candidates' average until the worker computes its own (refresh_neighbour_similarity).
         sql = f"""
             WITH candidates AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch})
             SELECT c.song_id, s.artist_id, a.name, s.album_id, s.content_hash, c.distance,
+                   c.distance + %s * COALESCE(c.neighbour_similarity, AVG(c.neighbour_similarity) OVER (), 0),
                    ARRAY(SELECT d.song_id FROM candidates d
                          WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s)
             FROM candidates c
@@ -139,8 +183,10 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 " set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_sort', %s, true)",
                 [str(ef_search), sort],
             )
-            cursor.execute(sql, [literal, model, *song_params, DUPLICATE_DISTANCE])
-            rows = cursor.fetchall()
+            cursor.execute(sql, [literal, model, *song_params, CSLS_WEIGHT, DUPLICATE_DISTANCE])
+            # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
+            # oldest song is the one kept, whatever order the database found them in.
+            rows = sorted(cursor.fetchall(), key=lambda row: (row[6], row[0]))
         candidates = [
             Candidate(
                 song_id,
@@ -149,11 +195,8 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 float(distance),
                 near=frozenset(near),
             )
-            for song_id, artist_id, artist_name, album_id, content_hash, distance, near in rows
+            for song_id, artist_id, artist_name, album_id, content_hash, distance, _rank, near in rows
         ]
-        # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
-        # oldest song is the one kept, whatever order the database found them in.
-        candidates.sort(key=lambda c: (c.distance, c.song_id))
         chosen = build_playlist(
             candidates,
             k=k,
@@ -172,13 +215,30 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         return playlist
 
 
+def _ids_and_vectors(embeddings: EmbeddingQuerySet) -> tuple[list[int], np.ndarray]:
+    rows = list(embeddings.order_by("song_id").values_list("song_id", "vector"))
+    if not rows:
+        return [], np.zeros((0, 0), np.float32)
+    return [song_id for song_id, _ in rows], np.stack([np.asarray(vector, np.float32) for _, vector in rows])
+
+
 class Embedding(models.Model):
-    """A song's position in one model's embedding space, with that model's tag scores."""
+    """A song's position in one embedder's space, with its networks' tag scores."""
 
     song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="embeddings")
-    model = models.CharField(max_length=64, help_text="name@version of the network that made it")
-    vector = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    model = models.CharField(max_length=64, help_text="name@version of the embedder that made it")
+    # No fixed width: each embedder has its own (200 for one network, 400 for two). Vectors of one width are
+    # indexed together, by a partial index on ``dimensions``.
+    vector = VectorField()
+    dimensions = models.GeneratedField(
+        expression=Func(F("vector"), function="vector_dims"), output_field=models.IntegerField(), db_persist=True
+    )
+    raw_vector = VectorField(
+        null=True, blank=True, help_text="each network's features before standardisation, to refit without them"
+    )
     tag_scores = models.JSONField(default=dict, help_text="Tag → score (0 to 1)")
+    # r(y): the mean cosine similarity to the song's nearest neighbours, for CSLS re-ranking; None until computed.
+    neighbour_similarity = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EmbeddingQuerySet.as_manager()
@@ -186,12 +246,15 @@ class Embedding(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["song", "model"], name="embedding_song_model_unique")]
         indexes = [
-            HnswIndex(
-                name="embedding_vector_hnsw",
-                fields=["vector"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
+            *(
+                HnswIndex(
+                    OpClass(Cast("vector", VectorField(dimensions=width)), name="vector_cosine_ops"),
+                    name=f"embedding_hnsw_{width}",
+                    m=16,
+                    ef_construction=64,
+                    condition=Q(dimensions=width),
+                )
+                for width in INDEXED_DIMENSIONS
             ),
             models.Index(fields=["model"], name="embedding_model"),
         ]
@@ -200,7 +263,12 @@ class Embedding(models.Model):
         return f"{self.song} ({self.model})"
 
     def top_tags(self, n: int = 8) -> list[tuple[str, float]]:
-        return sorted(self.tag_scores.items(), key=lambda item: item[1], reverse=True)[:n]
+        """The ``n`` best-scoring tags, each named once: a tag both networks know ("rock") keeps its higher score."""
+        best: dict[str, float] = {}
+        for key, score in self.tag_scores.items():
+            name = key.rpartition(":")[2]
+            best[name] = max(score, best.get(name, 0.0))
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)[:n]
 
 
 @receiver([post_save, post_delete], sender=Embedding)

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
-from recommender.core.tagger import get_tagger
+from recommender.core.embedders import get_embedder
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +30,20 @@ class AnalysisWorker(SimpleWorker):
         # django-rq passes 420, which would leave a dead worker's song for seven minutes.
         kwargs["worker_ttl"] = RECONCILE_INTERVAL + 15
         super().__init__(*args, **kwargs)
-        model = get_tagger(settings.MUSREC_MODEL)
-        logger.info("Model %s@%s loaded (%s)", model.spec.name, model.spec.version, model.device)
+        model = get_embedder(settings.MUSREC_MODEL)
+        logger.info("Embedder %s@%s loaded (%s)", model.card.name, model.card.version, model.device)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
-        from recommender.jobs import reconcile
+        from recommender.jobs import reconcile, refresh_neighbour_similarity
 
         try:
             close_old_connections()
             counts = reconcile()
             if any(counts.values()):
                 logger.info("Reconciled analysis queue: %s", counts)
+            if refreshed := refresh_neighbour_similarity():
+                logger.info("Neighbour similarity (CSLS) computed for %s songs", refreshed)
         except Exception:  # the worker must outlive a database hiccup
             logger.exception("Reconciling the analysis queue failed")
         finally:

@@ -19,7 +19,7 @@ from rq.job import Job
 
 from catalog.models import Song
 from recommender import jobs
-from recommender.core.tagger import get_tagger
+from recommender.core.embedders import get_embedder, load_card
 from recommender.jobs import (
     MAX_ATTEMPTS,
     STALE_AFTER,
@@ -70,6 +70,26 @@ def test_analysing_a_song_twice_does_the_work_once(analysis_queue):
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.DONE
     assert song.analysis_progress == 100
+
+
+@pytest.mark.slow
+def test_an_analysed_song_keeps_both_networks_raw_vectors_and_tags_beside_its_embedding(analysis_queue):
+    song = make_queued_song()
+
+    analyse_song(song.pk)
+
+    embedding = Embedding.objects.get(song=song)
+    card = load_card(settings.MUSREC_MODEL)
+    assert embedding.model == active_model_key()
+    assert len(embedding.vector) == card.dimensions == 400
+    assert np.linalg.norm(embedding.vector) == pytest.approx(1, abs=1e-5)
+    # The stored vector is the card's combination of the stored raw parts: refitting never needs the networks.
+    raw = card.split_raw(np.asarray(embedding.raw_vector))
+    combined = card.combine({name: part[None] for name, part in raw.items()})[0]
+    assert np.allclose(combined, embedding.vector, atol=1e-5)
+    assert {"rock", "mtt:guitar", "mtt:rock"} <= set(embedding.tag_scores)
+    assert len(embedding.tag_scores) == 100
+    assert embedding.neighbour_similarity is None  # until the worker's maintenance computes it
 
 
 def claim(song: Song) -> tuple[uuid.UUID, list[Song]]:
@@ -483,7 +503,7 @@ def test_a_song_deleted_while_it_was_analysed_is_dropped_quietly(media_root):
     # As if the worker had opened the file before the upload was deleted.
     audio.write_bytes(data)
 
-    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL), token)
+    _analyse_claimed([claimed], get_embedder(settings.MUSREC_MODEL), token)
 
     assert not Song.objects.filter(pk=song.pk).exists()
     assert not Embedding.objects.exists()
@@ -496,7 +516,7 @@ def test_a_song_queued_again_while_it_was_analysed_keeps_its_new_state(media_roo
     token, (claimed,) = claim(song)
     Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.QUEUED)
 
-    _analyse_claimed([claimed], get_tagger(settings.MUSREC_MODEL), token)
+    _analyse_claimed([claimed], get_embedder(settings.MUSREC_MODEL), token)
 
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.QUEUED

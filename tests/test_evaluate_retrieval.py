@@ -247,14 +247,24 @@ def evaluate(*args: object) -> str:
 
 
 @pytest.mark.slow
-def test_it_reports_every_layer_beside_the_baselines_and_writes_json(labelled_folder, tmp_path):
+def test_it_reports_every_embedding_and_layer_beside_the_baselines_and_writes_json(labelled_folder, tmp_path):
     json_path = tmp_path / "out" / "results.json"
 
     report = evaluate(labelled_folder, "--layer", "all", "--windows", "2", "--json", json_path)
 
-    for name in ["penultimate *", "max_pool", "mean_pool", "taggram", "random vectors", "MFCC + log-mel stats"]:
+    for name in [
+        "MSD + MTT, standardised (card) *",
+        "MSD + MTT, standardised, CSLS",
+        "MSD + MTT, not standardised",
+        "MSD penultimate (before issue 10)",
+        "MTT penultimate",
+        "MSD max_pool",
+        "MSD taggram",
+        "random vectors",
+        "MFCC + log-mel stats",
+    ]:
         assert name in report
-    assert "Leave-one-out retrieval on 12 songs with 3 labels" in report
+    assert "Retrieval on 12 songs with 3 labels" in report
     assert "Skipped 2 rows:" in report
     assert "line 5: " in report and "lost.wav: no such file" in report
     assert "liner-notes.txt: not a supported audio file (.txt)" in report
@@ -263,25 +273,56 @@ def test_it_reports_every_layer_beside_the_baselines_and_writes_json(labelled_fo
     assert results["windows"] == 2
     assert results["labels"] == {"drone": 4, "drums": 4, "arpeggios": 4}
     assert [s["reason"] for s in results["skipped"]] == ["no such file", "not a supported audio file (.txt)"]
-    assert set(results["results"]) == {"penultimate", "max_pool", "mean_pool", "taggram", "random", "mfcc_mel_stats"}
-    assert results["results"]["penultimate"]["width"] == 200
-    assert results["results"]["mean_pool"]["width"] == 753
-    assert results["results"]["random"]["width"] == 200
+    assert set(results["results"]) == {
+        "musicnn_pair",
+        "musicnn_pair+csls",
+        "musicnn_pair:raw",
+        "msd_musicnn",
+        "msd_musicnn+csls",
+        "mtt_musicnn",
+        "msd_musicnn:max_pool",
+        "msd_musicnn:mean_pool",
+        "msd_musicnn:taggram",
+        "random",
+        "mfcc_mel_stats",
+    }
+    assert results["results"]["musicnn_pair"]["width"] == 400
+    assert results["results"]["msd_musicnn"]["width"] == 200
+    assert results["results"]["msd_musicnn:mean_pool"]["width"] == 753
+    assert results["results"]["random"]["width"] == 400
     assert results["results"]["mfcc_mel_stats"]["width"] == 232
     assert results["timing"]["patches_per_song"] == 2
-    assert len(results["neighbours"]["penultimate"]) == 12
-    # Three timbres this far apart are the easy case: the network groups them, random vectors cannot.
-    model, random = results["results"]["penultimate"], results["results"]["random"]
-    assert model["p@1"] == 1.0
-    assert model["map@10"] > random["map@10"] + 0.3
+    assert len(results["neighbours"]["musicnn_pair"]) == 12
+    # Three timbres this far apart are the easy case: the networks group them, random vectors cannot.
+    for name in ("musicnn_pair", "msd_musicnn", "mtt_musicnn"):
+        assert results["results"][name]["p@1"] == 1.0
+        assert results["results"][name]["map@10"] > results["results"]["random"]["map@10"] + 0.3
 
 
 @pytest.mark.slow
-def test_one_layer_is_reported_alone_with_the_baselines(labelled_folder):
+def test_group_by_album_refits_the_statistics_without_the_scored_album(labelled_folder, tmp_path):
+    json_path = tmp_path / "results.json"
+
+    report = evaluate(labelled_folder, "--windows", "1", "--group-by", "album", "--json", json_path)
+
+    assert "MSD + MTT, standardised (refitted per fold) †" in report
+    assert "leave-albums-out" in report
+    results = json.loads(json_path.read_text())["results"]
+    refitted = results["musicnn_pair:refitted"]
+    assert refitted["protocol"] == "leave-albums-out"
+    # No album column: each label stands for an album, so there is one fold a label and every song is scored once.
+    assert refitted["folds"] == 3
+    assert refitted["queries"] == 12
+    assert "musicnn_pair:refitted" not in json.loads(json_path.read_text())["neighbours"]
+
+
+@pytest.mark.slow
+def test_one_layer_is_reported_beside_the_embeddings_and_the_baselines(labelled_folder):
     report = evaluate(labelled_folder, "--layer", "mean_pool", "--windows", "1")
 
-    assert "mean_pool" in report
-    assert "penultimate" not in report and "taggram" not in report
+    assert "MSD mean_pool" in report
+    assert "MSD max_pool" not in report and "MSD taggram" not in report
+    assert "MSD + MTT, standardised (card)" in report
     assert "random vectors" in report and "MFCC + log-mel stats" in report
 
 

@@ -5,14 +5,15 @@ import math
 import numpy as np
 import pytest
 from django.db import connection
+from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, VectorField
 
 from catalog.models import Artist, Genre, Playlist, Song
 from recommender import models as recommender_models
 from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
-from recommender.models import EMBEDDING_DIMENSIONS, Embedding, active_model_key
+from recommender.models import Embedding, active_dimensions, active_model_key
 from tests.factories import make_song
 
 # build_playlist: the rules, without a database
@@ -20,7 +21,7 @@ from tests.factories import make_song
 
 def basis(i: int) -> np.ndarray:
     """The i-th unit vector: distinct candidates are orthogonal, so never near-duplicates of each other."""
-    vector = np.zeros(EMBEDDING_DIMENSIONS, dtype=np.float32)
+    vector = np.zeros(active_dimensions(), dtype=np.float32)
     vector[i] = 1.0
     return vector
 
@@ -184,7 +185,7 @@ def far_jazz_catalogue() -> tuple[Genre, list[Song]]:
         Embedding(
             song=song,
             model=active_model_key(),
-            vector=unit((direction if i < near else -direction) + 0.3 * rng.standard_normal(EMBEDDING_DIMENSIONS)),
+            vector=unit((direction if i < near else -direction) + 0.3 * rng.standard_normal(active_dimensions())),
         )
         for i, song in enumerate(songs)
     )
@@ -205,12 +206,13 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
         cursor.execute("ANALYZE recommender_embedding")
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
         cursor.execute("SET LOCAL enable_sort = off")  # the index scan, as on a catalogue where sorting costs more
+    width = active_dimensions()
     plain_scan = (
-        Embedding.objects.filter(song__in=Song.objects.in_genre(jazz).values("pk"))
-        .annotate(distance=CosineDistance("vector", QUERY))
+        Embedding.objects.filter(song__in=Song.objects.in_genre(jazz).values("pk"), dimensions=width)
+        .annotate(distance=CosineDistance(Cast("vector", VectorField(dimensions=width)), QUERY))
         .order_by("distance")[:40]
     )
-    assert "embedding_vector_hnsw" in plain_scan.explain()
+    assert index_of_active_width() in plain_scan.explain()
     assert len(plain_scan) == 0  # the case the iterative scan is there for
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = on")
@@ -224,6 +226,11 @@ def test_a_genre_filter_still_fills_the_playlist_when_the_genre_is_far_from_the_
     assert [s.distance for s in found] == sorted(s.distance for s in found)
     exact = sorted(jazz_songs, key=lambda song: -float(np.dot(song.embeddings.get().vector, QUERY)))
     assert found == exact[:5]
+
+
+def index_of_active_width() -> str:
+    """The HNSW index on vectors as wide as the active embedder's (one partial index a width)."""
+    return f"embedding_hnsw_{active_dimensions()}"
 
 
 def plan_of_nearest_songs(**arguments: object) -> str:
@@ -244,10 +251,10 @@ def test_a_small_genre_is_ranked_without_the_index_and_the_whole_catalogue_with_
         # wherever the query lets it.
         cursor.execute("SET LOCAL enable_sort = off")
 
-    assert "embedding_vector_hnsw" in plan_of_nearest_songs(k=5)
-    assert "embedding_vector_hnsw" not in plan_of_nearest_songs(k=5, genre=jazz)
+    assert index_of_active_width() in plan_of_nearest_songs(k=5)
+    assert index_of_active_width() not in plan_of_nearest_songs(k=5, genre=jazz)
     monkeypatch.setattr(recommender_models, "EXACT_BELOW", 1)
-    assert "embedding_vector_hnsw" in plan_of_nearest_songs(k=5, genre=jazz)
+    assert index_of_active_width() in plan_of_nearest_songs(k=5, genre=jazz)
 
 
 @pytest.mark.django_db
@@ -277,6 +284,88 @@ def test_the_catalogue_never_offers_someone_elses_private_upload(alice, bob):
     assert from_catalogue == [public]
     assert bobs not in for_alice
     assert Embedding.objects.similar_songs(alices_seed, k=10) == [public]
+
+
+# CSLS: hubs pay for being near everyone
+
+
+@pytest.mark.django_db
+def test_a_song_near_everyone_is_ranked_below_a_slightly_farther_one_that_is_not():
+    hub = embedded_song(at_angle(10), title="Hub")
+    loner = embedded_song(at_angle(14), title="Loner")
+    Embedding.objects.filter(song=hub).update(neighbour_similarity=0.9)
+    Embedding.objects.filter(song=loner).update(neighbour_similarity=0.1)
+
+    found = Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=2)
+
+    assert found == [loner, hub]
+    # What is shown stays the plain cosine similarity.
+    assert found[1].similarity == pytest.approx(math.cos(math.radians(10)), abs=1e-6)
+
+
+@pytest.mark.django_db
+def test_a_song_whose_r_is_not_computed_yet_counts_as_the_candidates_average():
+    near_new = embedded_song(at_angle(10), title="Just analysed")
+    far = embedded_song(at_angle(14), title="Known, low r")
+    other = embedded_song(at_angle(60), title="Known, high r")
+    Embedding.objects.filter(song=far).update(neighbour_similarity=0.1)
+    Embedding.objects.filter(song=other).update(neighbour_similarity=0.9)
+
+    found = Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), k=3)
+
+    # The new song's r counts as 0.5: 0.015 + 0.25 against 0.030 + 0.05 and 0.5 + 0.45.
+    assert found == [far, near_new, other]
+
+
+@pytest.mark.django_db
+def test_r_is_computed_against_the_catalogue_and_never_counts_a_private_upload(bob):
+    rng = np.random.default_rng(7)
+    catalogue = [embedded_song(unit(rng.normal(size=active_dimensions()))) for _ in range(14)]
+    # Bob's private upload is a copy of the first catalogue song: were it counted, that song's r would jump.
+    private = embedded_song(Embedding.objects.get(song=catalogue[0]).vector, owner=bob, in_catalogue=False)
+
+    assert Embedding.objects.refresh_neighbour_similarity() == 15
+
+    vectors = np.stack([np.asarray(Embedding.objects.get(song=song).vector) for song in catalogue])
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    expected = np.sort(similarity, axis=1)[:, -10:].mean(axis=1)
+    stored = [Embedding.objects.get(song=song).neighbour_similarity for song in catalogue]
+    assert stored == pytest.approx(expected, abs=1e-5)
+    # The upload's own r is against the catalogue, where its twin is its nearest neighbour.
+    assert Embedding.objects.get(song=private).neighbour_similarity == pytest.approx(
+        (1 + np.sort(similarity[0])[-9:].sum()) / 10, abs=1e-5
+    )
+
+
+@pytest.mark.django_db
+def test_only_songs_without_r_are_computed_unless_everything_is_asked_for():
+    songs = [embedded_song(at_angle(angle)) for angle in range(0, 60, 5)]
+    Embedding.objects.filter(song=songs[0]).update(neighbour_similarity=-1.0)
+
+    assert Embedding.objects.refresh_neighbour_similarity() == len(songs) - 1
+    assert Embedding.objects.get(song=songs[0]).neighbour_similarity == -1.0
+    assert Embedding.objects.refresh_neighbour_similarity() == 0
+    assert Embedding.objects.refresh_neighbour_similarity(everything=True) == len(songs)
+    assert Embedding.objects.get(song=songs[0]).neighbour_similarity > 0.5
+
+
+@pytest.mark.django_db
+def test_the_workers_refresh_computes_everyones_r_again_when_the_catalogue_grows():
+    from django.core.cache import cache
+
+    from recommender.jobs import refresh_neighbour_similarity
+
+    cache.clear()
+    songs = [embedded_song(at_angle(angle)) for angle in range(0, 60, 5)]
+    assert refresh_neighbour_similarity() == len(songs)
+    assert refresh_neighbour_similarity() == 0  # nothing new, same catalogue
+
+    embedded_song(at_angle(2))
+    from catalog.models import forget_catalogue_figures
+
+    forget_catalogue_figures()
+    assert refresh_neighbour_similarity() == len(songs) + 1
 
 
 # "More like this" on a song's page

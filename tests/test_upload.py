@@ -19,7 +19,7 @@ from catalog.importer import import_file
 from catalog.models import Genre, Playlist, Song
 from recommender.forms import PLAYLIST_SIZES
 from recommender.jobs import queue_analysis
-from recommender.models import EMBEDDING_DIMENSIONS, Embedding, active_model_key
+from recommender.models import Embedding, active_dimensions, active_model_key
 from tests.conftest import run_analysis_worker
 from tests.factories import make_song, synth_signal, write_audio
 
@@ -82,7 +82,7 @@ def wav_bytes(*, seconds: float = 2.0, seed: int = 0, sample_rate: int = 8000) -
 
 
 def unit_vector(rng: np.random.Generator, near: np.ndarray | None = None, spread: float = 0.1) -> list[float]:
-    vector = rng.standard_normal(EMBEDDING_DIMENSIONS)
+    vector = rng.standard_normal(active_dimensions())
     if near is not None:
         vector = near + spread * vector / np.linalg.norm(vector)
     return (vector / np.linalg.norm(vector)).tolist()
@@ -165,7 +165,7 @@ def test_an_upload_is_analysed_by_the_worker_and_gets_a_playlist_that_can_be_sav
     song.refresh_from_db()
     assert song.analysis_status == Song.Analysis.DONE, song.analysis_error
     embedding = Embedding.objects.get(song=song, model=active_model_key())
-    assert len(embedding.tag_scores) == 50
+    assert len(embedding.tag_scores) == 100  # both networks
     page = alice_client.get(reverse("recommender:upload_detail", args=[song.pk]), {"n": 5})
     playlist = page.context["playlist"]
     assert len(playlist) == 5

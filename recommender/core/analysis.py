@@ -1,8 +1,9 @@
 """From audio files to what Musrec stores about a song (Django-free).
 
 ``analyse_files`` decodes a few windows spread over each song, turns them into log-mel
-patches, runs all songs' patches through the network in one batch (one forward pass on
-a GPU), and pools each song's patches into one embedding, tag scores and a predicted genre.
+patches, runs all songs' patches through the embedder's networks in one batch (one forward
+pass a network on a GPU), and pools each song's patches into one embedding, tag scores and
+a predicted genre.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import numpy as np
 
 from recommender.core import decoding, descriptors, mel
 from recommender.core.decoding import AudioError
-from recommender.core.vectors import unit_length
 
 if TYPE_CHECKING:
-    from recommender.core.tagger import ModelSpec, Tagger
+    from recommender.core.embedders import Embedder, EmbedderCard
+    from recommender.core.tagger import ModelSpec
 
 # Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring retrieval
 # quality against speed (docs/quality.md): 8 keep analysis above 400x real time per CPU core, 12
@@ -70,14 +71,19 @@ class SongAnalysis:
     Attributes
     ----------
     embedding : np.ndarray [shape=(d,)]
-        The song's unit-length embedding: the model's embedding layer averaged over its patches.
+        The song's unit-length embedding: each network's embedding layer averaged over its patches,
+        combined as the embedder's card says (``EmbedderCard.combine``).
+    raw_vector : np.ndarray [shape=(d,)]
+        The networks' averaged embedding layers side by side, before standardisation and scaling: what
+        refitting the card's statistics needs, without running the networks again.
     tag_scores : dict[str, float]
-        Every tag of the model with its mean score over the patches, 0 to 1.
+        Every tag of every network with its mean score over the patches, 0 to 1, named by ``embedders.tag_key``.
     predicted_genres : list[str]
-        The highest-scoring genre tag, as a genre name.
+        The highest-scoring genre tag of the primary network, as a genre name.
     """
 
     embedding: np.ndarray
+    raw_vector: np.ndarray
     tag_scores: dict[str, float]
     predicted_genres: list[str]
     duration: float
@@ -87,9 +93,9 @@ class SongAnalysis:
     spectrogram_png: bytes
 
 
-def model_key(spec: ModelSpec) -> str:
-    """The name under which a model's embeddings are stored; vectors of different keys are never compared."""
-    return f"{spec.name}@{spec.version}:{spec.embedding_layer}:w{WINDOWS_PER_SONG}"
+def model_key(card: EmbedderCard) -> str:
+    """The name under which an embedder's vectors are stored; vectors of different keys are never compared."""
+    return f"{card.name}@{card.version}:{card.layer}:w{WINDOWS_PER_SONG}"
 
 
 @dataclass
@@ -103,7 +109,7 @@ class _Prepared:
 def analyse_files(
     paths: Sequence[Path],
     *,
-    model: Tagger,
+    model: Embedder,
     max_seconds: float | None = None,
     windows: int = WINDOWS_PER_SONG,
 ) -> list[SongAnalysis | AudioError]:
@@ -133,8 +139,11 @@ def analyse_files(
     ready = [p for p in prepared if isinstance(p, _Prepared)]
     if not ready:
         return list(prepared)  # type: ignore[arg-type]
-    prediction = model.predict(np.concatenate([p.patches for p in ready]))
-    features = prediction.features[spec.embedding_layer]
+    from recommender.core.embedders import tag_key
+
+    card = model.card
+    vocabularies = {tagger.spec.name: tagger.spec.tags for tagger in model.taggers}
+    predictions = model.predict(np.concatenate([p.patches for p in ready]))
     results: list[SongAnalysis | AudioError] = []
     start = 0
     for item in prepared:
@@ -142,11 +151,16 @@ def analyse_files(
             results.append(item)
             continue
         end = start + len(item.patches)
-        scores = prediction.tags[start:end].mean(axis=0)
-        tag_scores = {tag: round(float(score), 4) for tag, score in zip(spec.tags, scores, strict=True)}
+        raw = {name: p.features[card.layer][start:end].mean(axis=0) for name, p in predictions.items()}
+        tag_scores = {
+            tag_key(card, name, tag): round(float(score), 4)
+            for name, p in predictions.items()
+            for tag, score in zip(vocabularies[name], p.tags[start:end].mean(axis=0), strict=True)
+        }
         results.append(
             SongAnalysis(
-                embedding=unit_length(features[start:end].mean(axis=0), dtype=np.float32),
+                embedding=card.combine({name: vector[None] for name, vector in raw.items()})[0],
+                raw_vector=np.concatenate([raw[name] for name in card.networks]).astype(np.float32),
                 tag_scores=tag_scores,
                 predicted_genres=predicted_genres(tag_scores),
                 duration=item.duration,

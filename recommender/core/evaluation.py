@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +25,9 @@ HUB_SHARE = 0.05
 MFCC_COEFFICIENTS = 20
 
 
-def nearest_neighbours(vectors: np.ndarray, *, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+def nearest_neighbours(
+    vectors: np.ndarray, *, k: int, exclude: np.ndarray | None = None, penalty: np.ndarray | None = None
+) -> np.ndarray:
     """Each row's ``k`` most cosine-similar other rows, nearest first.
 
     Parameters
@@ -35,6 +38,8 @@ def nearest_neighbours(vectors: np.ndarray, *, k: int, exclude: np.ndarray | Non
         Neighbours per item.
     exclude : np.ndarray [shape=(n, n), dtype=bool] or None
         ``exclude[i, j]`` keeps ``j`` out of ``i``'s neighbours (the item itself always is).
+    penalty : np.ndarray [shape=(n,)] or None
+        Taken off every similarity to item ``j`` before ranking (CSLS: ``hubs.csls_penalty``).
 
     Returns
     -------
@@ -46,6 +51,8 @@ def nearest_neighbours(vectors: np.ndarray, *, k: int, exclude: np.ndarray | Non
     n = len(similarity)
     if not 0 < k < n:
         raise ValueError(f"need 0 < k < n; got k={k} for {n} items")
+    if penalty is not None:
+        similarity -= np.asarray(penalty, dtype=np.float64)[None, :]
     if exclude is not None:
         similarity[np.asarray(exclude, dtype=bool)] = -np.inf
     np.fill_diagonal(similarity, -np.inf)
@@ -79,6 +86,7 @@ def leave_one_out_metrics(
     *,
     artists: Sequence[str | None] | None = None,
     k: int = 10,
+    csls: bool = False,
 ) -> dict[str, object]:
     """Leave-one-out retrieval quality of ``vectors`` under cosine similarity.
 
@@ -96,6 +104,8 @@ def leave_one_out_metrics(
         Each item's artist; ``None`` or ``""`` for unknown, which filters nothing.
     k : int > 0
         The cut-off of the ranking.
+    csls : bool
+        Rank by CSLS (``recommender.core.hubs``) instead of plain cosine similarity.
 
     Returns
     -------
@@ -110,49 +120,142 @@ def leave_one_out_metrics(
         ``queries`` and ``artist_filtered_queries``: the queries averaged. ``per_label_p@{k}``: ``p@{k}``
         of each label's queries.
     """
-    labels = np.asarray([str(label) for label in labels], dtype=object)
-    n = len(labels)
-    if len(vectors) != n:
-        raise ValueError(f"{len(vectors)} vectors but {n} labels")
+    labels_of, artist_of = _labels_and_artists(labels, artists, n=len(vectors), k=k)
+    return _summarise(_rankings(vectors, labels_of, artist_of, k=k, csls=csls), labels_of, k=k)
+
+
+def grouped_metrics(
+    make_vectors: Callable[[np.ndarray], np.ndarray],
+    labels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    artists: Sequence[str | None] | None = None,
+    k: int = 10,
+    csls: bool = False,
+) -> dict[str, object]:
+    """``leave_one_out_metrics`` of a representation fitted on the items, scored only on items it was not fitted on.
+
+    Leave-groups-out cross-validation: for each group (an album), ``make_vectors`` is given the mask of the
+    items it may be fitted on (every other group's) and returns every item's vector; that group's items are
+    the queries, ranked among all items. Each query thus counts once, from the one fit that never saw it.
+
+    Parameters
+    ----------
+    make_vectors : callable, np.ndarray [shape=(n,), dtype=bool] -> np.ndarray [shape=(n, d)]
+        Fits on the items marked ``True`` and returns all items' vectors.
+    labels, artists, k, csls
+        As for ``leave_one_out_metrics``.
+    groups : sequence of str [length n]
+        The items fitted and held out together.
+
+    Returns
+    -------
+    metrics : dict
+        As ``leave_one_out_metrics``, plus ``folds``: the number of groups.
+    """
+    labels_of, artist_of = _labels_and_artists(labels, artists, n=len(groups), k=k)
+    group_of = np.asarray([str(g) for g in groups], dtype=object)
+    parts = []
+    for group in sorted(set(group_of)):
+        held_out = group_of == group
+        vectors = np.asarray(make_vectors(~held_out))
+        parts.append(_rankings(vectors, labels_of, artist_of, k=k, csls=csls).rows(held_out))
+    metrics = _summarise(_Rankings.joined(parts), labels_of, k=k)
+    metrics["folds"] = len(parts)
+    return metrics
+
+
+def _labels_and_artists(
+    labels: Sequence[str], artists: Sequence[str | None] | None, *, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    labels_of = np.asarray([str(label) for label in labels], dtype=object)
+    if len(labels_of) != n:
+        raise ValueError(f"{n} vectors but {len(labels_of)} labels")
     if n <= k:
         raise ValueError(f"leave-one-out at k={k} needs more than {k} items; got {n}")
-    same_label = labels[:, None] == labels[None, :]
+    artist_of = np.asarray(
+        [str(a) if a else "" for a in (artists if artists is not None else [None] * n)], dtype=object
+    )
+    if len(artist_of) != n:
+        raise ValueError(f"{len(artist_of)} artists but {n} labels")
+    return labels_of, artist_of
+
+
+@dataclass(frozen=True)
+class _Rankings:
+    """Per query: its rows of the rankings leave-one-out produced, and what scoring them needs."""
+
+    index: np.ndarray  # [shape=(q,)] which items these queries are
+    neighbours: np.ndarray  # [shape=(q, k)]
+    hits: np.ndarray  # [shape=(q, k), dtype=bool]
+    relevant_count: np.ndarray  # [shape=(q,)]
+    filtered_hits: np.ndarray  # [shape=(q, k), dtype=bool], the artist-filtered ranking's
+    filtered_query: np.ndarray  # [shape=(q,), dtype=bool], whether it has relevant items by other artists
+    n_items: int
+
+    def rows(self, mask: np.ndarray) -> _Rankings:
+        return _Rankings(
+            self.index[mask], self.neighbours[mask], self.hits[mask], self.relevant_count[mask],
+            self.filtered_hits[mask], self.filtered_query[mask], self.n_items,
+        )  # fmt: skip
+
+    @staticmethod
+    def joined(parts: list[_Rankings]) -> _Rankings:
+        order = np.argsort(np.concatenate([p.index for p in parts]), kind="stable")
+        joined = [np.concatenate([getattr(p, f) for p in parts])[order] for f in _RANKING_ARRAYS]
+        return _Rankings(*joined, parts[0].n_items)
+
+
+_RANKING_ARRAYS = ("index", "neighbours", "hits", "relevant_count", "filtered_hits", "filtered_query")
+
+
+def _rankings(vectors: np.ndarray, labels_of: np.ndarray, artist_of: np.ndarray, *, k: int, csls: bool) -> _Rankings:
+    from recommender.core.hubs import csls_penalty, neighbour_similarity
+
+    n = len(labels_of)
+    if len(vectors) != n:
+        raise ValueError(f"{len(vectors)} vectors but {n} labels")
+    same_label = labels_of[:, None] == labels_of[None, :]
     np.fill_diagonal(same_label, False)
-    relevant_count = same_label.sum(axis=1)
-    queries = relevant_count > 0
+    penalty = csls_penalty(neighbour_similarity(vectors)) if csls else None
+    neighbours = nearest_neighbours(vectors, k=k, penalty=penalty)
+    known = artist_of != ""
+    same_artist = (artist_of[:, None] == artist_of[None, :]) & known[:, None]
+    filtered = nearest_neighbours(vectors, k=k, exclude=same_artist, penalty=penalty)
+    return _Rankings(
+        index=np.arange(n),
+        neighbours=neighbours,
+        hits=np.take_along_axis(same_label, neighbours, axis=1),
+        relevant_count=same_label.sum(axis=1),
+        filtered_hits=(filtered >= 0) & np.take_along_axis(same_label, np.maximum(filtered, 0), axis=1),
+        filtered_query=(same_label & ~same_artist).any(axis=1),
+        n_items=n,
+    )
+
+
+def _summarise(rankings: _Rankings, labels_of: np.ndarray, *, k: int) -> dict[str, object]:
+    queries = rankings.relevant_count > 0
     if not queries.any():
         raise ValueError("no label is shared by two items, so nothing can be retrieved")
-
-    neighbours = nearest_neighbours(vectors, k=k)
-    hits = np.take_along_axis(same_label, neighbours, axis=1)
+    hits = rankings.hits
     metrics: dict[str, object] = {
         f"p@{cut}": float(hits[queries, :cut].mean()) for cut in sorted({1, 5, k}) if cut <= k
     }
-    metrics[f"map@{k}"] = float(average_precision(hits, relevant_count)[queries].mean())
-
-    if artists is None:
-        artists = [None] * n
-    artist_of = np.asarray([str(a) if a else "" for a in artists], dtype=object)
-    if len(artist_of) != n:
-        raise ValueError(f"{len(artist_of)} artists but {n} labels")
-    known = artist_of != ""
-    same_artist = (artist_of[:, None] == artist_of[None, :]) & known[:, None]
-    filtered = nearest_neighbours(vectors, k=k, exclude=same_artist)
-    filtered_hits = (filtered >= 0) & np.take_along_axis(same_label, np.maximum(filtered, 0), axis=1)
-    filtered_queries = (same_label & ~same_artist).any(axis=1)
+    metrics[f"map@{k}"] = float(average_precision(hits, rankings.relevant_count)[queries].mean())
+    filtered_queries = rankings.filtered_query
     metrics[f"artist_filtered_p@{k}"] = (
-        float(filtered_hits[filtered_queries].mean()) if filtered_queries.any() else float("nan")
+        float(rankings.filtered_hits[filtered_queries].mean()) if filtered_queries.any() else float("nan")
     )
-
-    metrics[f"hubness@{k}"] = hubness(neighbours, n_items=n)
-    metrics["k_occurrence_skewness"] = k_occurrence_skewness(neighbours, n_items=n)
-    metrics["chance"] = float((relevant_count[queries] / (n - 1)).mean())
+    metrics[f"hubness@{k}"] = hubness(rankings.neighbours, n_items=rankings.n_items)
+    metrics["k_occurrence_skewness"] = k_occurrence_skewness(rankings.neighbours, n_items=rankings.n_items)
+    metrics["chance"] = float((rankings.relevant_count[queries] / (rankings.n_items - 1)).mean())
     metrics["queries"] = int(queries.sum())
     metrics["artist_filtered_queries"] = int(filtered_queries.sum())
     per_query = hits.mean(axis=1)
+    query_labels = labels_of[rankings.index]
     metrics[f"per_label_p@{k}"] = {
-        label: float(per_query[(labels == label) & queries].mean())
-        for label in sorted(set(labels[queries]), key=str.casefold)
+        label: float(per_query[(query_labels == label) & queries].mean())
+        for label in sorted(set(query_labels[queries]), key=str.casefold)
     }
     return metrics
 

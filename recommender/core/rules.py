@@ -49,9 +49,9 @@ def build_playlist(
     max_per_artist: int | None = 2,
     duplicate_distance: float = DUPLICATE_DISTANCE,
 ) -> list[Candidate]:
-    """Up to ``k`` candidates, nearest first, obeying the playlist rules.
+    """Up to ``k`` candidates, best first, obeying the playlist rules.
 
-    ``candidates`` must be sorted by distance to the seed. A candidate is left out when it is
+    ``candidates`` must be in ranking order (by distance to the seed, or by CSLS). A candidate is left out when it is
     the seed (same id or same file), is within ``duplicate_distance`` of the seed or of a song
     already chosen (the same recording: by ``vector``, or by ``near`` when candidates carry no
     vectors), or its artist already has ``max_per_artist`` songs.

@@ -1,7 +1,11 @@
-"""``manage.py evaluate_retrieval``: leave-one-out retrieval quality of the active model on a labelled CSV.
+"""``manage.py evaluate_retrieval``: leave-one-out retrieval quality of the embeddings on a labelled CSV.
 
-Each file is decoded once, as analysis decodes it; every layer of the network and the MFCC baseline come from
-the same windows. The metrics live in ``recommender.core.evaluation``; docs/quality.md has the protocol and results.
+Each file is decoded once, as analysis decodes it; both networks, every layer and the MFCC baseline come from the
+same windows. One table compares the active embedder, the embedding before it, the candidates and the baselines.
+With ``--group-by album``, whatever is fitted on the songs (the two-network embedder's standardisation) is fitted
+afresh for each album on the other albums' songs and scored on that album only (leave-albums-out), so that a fitted
+step is never scored on the songs it was fitted on. The metrics live in ``recommender.core.evaluation``;
+docs/quality.md has the protocol and results.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -23,29 +27,35 @@ from tqdm import tqdm
 from recommender.core import analysis, decoding, evaluation, mel
 from recommender.core.analysis import WINDOWS_PER_SONG
 from recommender.core.decoding import AudioError
+from recommender.core.embedders import PAIR, Embedder, EmbedderCard, Standardisation
 
-if TYPE_CHECKING:
-    from recommender.core.tagger import Tagger
-
+PRIMARY = "msd_musicnn"  # the network whose every layer --layer all compares
 LAYERS = ("penultimate", "max_pool", "mean_pool", "taggram")
 RANDOM = "random"
 SPECTRAL = "mfcc_mel_stats"
 NAMES = {
-    "penultimate": "penultimate",
-    "max_pool": "max_pool",
-    "mean_pool": "mean_pool",
-    "taggram": "taggram (tag scores)",
+    PAIR: "MSD + MTT, standardised (card)",
+    f"{PAIR}+csls": "MSD + MTT, standardised, CSLS",
+    f"{PAIR}:refitted": "MSD + MTT, standardised (refitted per fold)",
+    f"{PAIR}:refitted+csls": "MSD + MTT, refitted per fold, CSLS",
+    f"{PAIR}:raw": "MSD + MTT, not standardised",
+    "msd_musicnn": "MSD penultimate (before issue 10)",
+    "msd_musicnn+csls": "MSD penultimate, CSLS",
+    "mtt_musicnn": "MTT penultimate",
+    **{f"{PRIMARY}:{layer}": f"MSD {layer}" for layer in LAYERS if layer != "penultimate"},
     RANDOM: "random vectors",
     SPECTRAL: "MFCC + log-mel stats",
 }
+GROUPS = ("album", "artist", "label")
 K = 10
 
 
 class Command(BaseCommand):
     help = (
-        "Leave-one-out retrieval quality of the active model on a labelled folder: P@1, P@5, P@10, mAP@10, "
-        "artist-filtered P@10 and hubness, beside random vectors and MFCC/log-mel statistics. The CSV has a "
-        "`path` column (absolute, or relative to the CSV's folder), a `label` column and optionally `artist`."
+        "Leave-one-out retrieval quality of the embeddings on a labelled folder: P@1, P@5, P@10, mAP@10, "
+        "artist-filtered P@10 and hubness of the two-network embedder, each network alone and CSLS, beside "
+        "random vectors and MFCC/log-mel statistics. The CSV has a `path` column (absolute, or relative to the "
+        "CSV's folder), a `label` column and optionally `artist` and `album`."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -60,10 +70,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--layer",
             choices=[*LAYERS, "all"],
-            help="the layer whose patch average is a song's vector (default: the model's embedding layer); "
-            "`all` compares them in one run",
+            help="also compare this layer of the MSD network (`all`: every layer); the penultimate is always there",
         )
-        parser.add_argument("--model", help=f"the network (default MUSREC_MODEL, now {settings.MUSREC_MODEL})")
+        parser.add_argument(
+            "--group-by",
+            choices=GROUPS,
+            help="fit the standardisation leaving each album (artist, label) out and score on it: leave-groups-out "
+            "cross-validation. An `album` column is used when there is one, else the label stands for the album",
+        )
         parser.add_argument("--seed", type=int, default=0, help="seed of the random-vector baseline")
         parser.add_argument(
             "--make-demo-csv",
@@ -88,20 +102,20 @@ class Command(BaseCommand):
             raise CommandError("--windows must be at least 1.")
 
         rows, skipped = read_rows(csv_path)
-        from recommender.core.tagger import get_tagger
+        from recommender.core.embedders import get_embedder
 
-        model = get_tagger(options["model"] or settings.MUSREC_MODEL)  # type: ignore[arg-type]
-        embedding_layer = model.spec.embedding_layer
-        layer = options["layer"] or embedding_layer
-        layers = list(LAYERS) if layer == "all" else [layer]
+        embedder = get_embedder(PAIR)
+        layer = options["layer"]
+        layers = [name for name in LAYERS if name != "penultimate"] if layer == "all" else [layer] if layer else []
+        layers = [name for name in layers if name != "penultimate"]
 
-        warm_up(model)
+        warm_up(embedder)
         songs: list[EmbeddedSong] = []
         with tqdm(total=len(rows), unit="song", disable=options["no_progress"], dynamic_ncols=True) as bar:
             for row in rows:
                 bar.set_postfix_str(row.path.name[-40:], refresh=False)
                 try:
-                    songs.append(embed_song(row, model=model, windows=windows))
+                    songs.append(embed_song(row, model=embedder, windows=windows))
                 except AudioError as error:
                     skipped.append(Skipped(row.line, str(row.path), str(error)))
                 bar.update()
@@ -113,27 +127,49 @@ class Command(BaseCommand):
 
         labels = [song.row.label for song in songs]
         artists = [song.row.artist for song in songs]
-        representations = {name: np.stack([song.layers[name] for song in songs]) for name in layers}
-        width = model.spec.embedding_dim if layer == "all" else representations[layer].shape[1]
-        representations[RANDOM] = evaluation.random_vectors(len(songs), width, seed=options["seed"])  # type: ignore[arg-type]
-        representations[SPECTRAL] = evaluation.standardise(np.stack([song.statistics for song in songs]))
+        group_by: str | None = options["group_by"]  # type: ignore[assignment]
+        groups = [song.row.group(group_by) for song in songs] if group_by else None
+        card = embedder.card
+        raw = {name: np.stack([song.layers[f"{name}:penultimate"] for song in songs]) for name in card.networks}
+        fixed: dict[str, tuple[np.ndarray, bool]] = {
+            PAIR: (card.combine(raw), False),
+            f"{PAIR}+csls": (card.combine(raw), True),
+            f"{PAIR}:raw": (card.with_standardisation({}, version="raw").combine(raw), False),
+            "msd_musicnn": (raw["msd_musicnn"], False),
+            "msd_musicnn+csls": (raw["msd_musicnn"], True),
+            "mtt_musicnn": (raw["mtt_musicnn"], False),
+            **{
+                f"{PRIMARY}:{name}": (np.stack([s.layers[f"{PRIMARY}:{name}"] for s in songs]), False)
+                for name in layers
+            },
+            RANDOM: (evaluation.random_vectors(len(songs), card.dimensions, seed=options["seed"]), False),  # type: ignore[arg-type]
+            SPECTRAL: (evaluation.standardise(np.stack([song.statistics for song in songs])), False),
+        }
         try:
             results = {
-                name: {"width": int(vectors.shape[1])}
-                | evaluation.leave_one_out_metrics(vectors, labels, artists=artists, k=K)
-                for name, vectors in representations.items()
+                name: {"width": int(vectors.shape[1]), "protocol": "leave-one-out"}
+                | evaluation.leave_one_out_metrics(vectors, labels, artists=artists, k=K, csls=csls)
+                for name, (vectors, csls) in fixed.items()
             }
+            if groups is not None:
+                refit = _refitted(card, raw)
+                for name, csls in ((f"{PAIR}:refitted", False), (f"{PAIR}:refitted+csls", True)):
+                    results[name] = {"width": card.dimensions, "protocol": f"leave-{group_by}s-out"} | (
+                        evaluation.grouped_metrics(refit, labels, groups, artists=artists, k=K, csls=csls)
+                    )
         except ValueError as error:
             raise CommandError(f"Cannot evaluate {csv_path}: {error}.") from error
         neighbours = {
-            name: evaluation.nearest_neighbours(vectors, k=K).tolist() for name, vectors in representations.items()
+            name: evaluation.nearest_neighbours(vectors, k=K).tolist() for name, (vectors, _) in fixed.items()
         }
         timing = summarise_timing(songs)
         summary = {
             "csv": str(csv_path),
-            "model": f"{model.spec.name}@{model.spec.version}",
-            "embedding_layer": embedding_layer,
-            "layers": layers,
+            "model": f"{card.name}@{card.version}",
+            "active": settings.MUSREC_MODEL,
+            "statistics_fitted_on": card.about.get("fitted_on"),
+            "group_by": group_by,
+            "layers": ["penultimate", *layers],
             "windows": windows,
             "k": K,
             "songs": len(songs),
@@ -145,7 +181,7 @@ class Command(BaseCommand):
             "machine": {
                 "cpu": _cpu_name(),
                 "cpus_usable": len(os.sched_getaffinity(0)),
-                "network_device": model.device,
+                "network_device": embedder.device,
                 "python": platform.python_version(),
             },
             "items": [
@@ -162,12 +198,31 @@ class Command(BaseCommand):
             self.stdout.write(f"Full results: {json_path}\n")
 
 
+def _refitted(card: EmbedderCard, raw: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """The pair's vectors with its statistics fitted on the songs a fold may see."""
+
+    def make_vectors(fit_on: np.ndarray) -> np.ndarray:
+        stats = {name: Standardisation.fit(vectors[fit_on]) for name, vectors in raw.items()}
+        return card.with_standardisation(stats, version="refitted").combine(raw)
+
+    return make_vectors
+
+
 @dataclass(frozen=True)
 class Row:
     line: int
     path: Path
     label: str
     artist: str
+    album: str = ""
+
+    def group(self, by: str) -> str:
+        """What this song is held out with under ``--group-by``; a song of unknown artist is a group of its own."""
+        if by == "artist":
+            return self.artist or f"line {self.line}"
+        if by == "album":
+            return self.album or self.label
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -185,7 +240,7 @@ class EmbeddedSong:
     row: Row
     duration: float
     windows: int
-    layers: dict[str, np.ndarray]  # layer → [shape=(width,)], the mean over the song's patches
+    layers: dict[str, np.ndarray]  # "network:layer" → [shape=(width,)], the mean over the song's patches
     statistics: np.ndarray  # [shape=(2 * 20 + 2 * n_mels,)], see evaluation.spectral_statistics
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -209,10 +264,11 @@ def read_rows(csv_path: Path) -> tuple[list[Row], list[Skipped]]:
                 path = (record.get(columns["path"]) or "").strip()
                 label = (record.get(columns["label"]) or "").strip()
                 artist = (record.get(columns["artist"]) or "").strip() if "artist" in columns else ""
+                album = (record.get(columns["album"]) or "").strip() if "album" in columns else ""
                 if not path or not label:
                     skipped.append(Skipped(line, path, "no path" if not path else "no label"))
                     continue
-                rows.append(Row(line, (csv_path.parent / Path(path).expanduser()).resolve(), label, artist))
+                rows.append(Row(line, (csv_path.parent / Path(path).expanduser()).resolve(), label, artist, album))
     except FileNotFoundError:
         raise CommandError(f"No such file: {csv_path}") from None
     except (UnicodeDecodeError, csv.Error) as error:
@@ -220,38 +276,39 @@ def read_rows(csv_path: Path) -> tuple[list[Row], list[Skipped]]:
     return rows, skipped
 
 
-def embed_song(row: Row, *, model: Tagger, windows: int) -> EmbeddedSong:
+def embed_song(row: Row, *, model: Embedder, windows: int) -> EmbeddedSong:
     """Decode the song's windows once, as analysis does, and make every vector the evaluation compares."""
-    spec = model.spec
     if not row.path.is_file():
         raise AudioError("no such file")
     wall, cpu = time.perf_counter(), time.process_time()
     info = decoding.probe(row.path)
-    _, mels = analysis.song_windows(row.path, spec=spec, windows=windows, info=info)
+    _, mels = analysis.song_windows(row.path, spec=model.spec, windows=windows, info=info)
     decoded_wall, decoded_cpu = time.perf_counter(), time.process_time()
-    prediction = model.predict(mels)
+    predictions = model.predict(mels)
     seconds = {
         "decode_mel_wall": decoded_wall - wall,
         "decode_mel_cpu": decoded_cpu - cpu,
         "network_wall": time.perf_counter() - decoded_wall,
         "network_cpu": time.process_time() - decoded_cpu,
     }
-    outputs = {"taggram": prediction.tags, **prediction.features}
+    layers = {}
+    for name, prediction in predictions.items():
+        outputs = {"taggram": prediction.tags, **prediction.features}
+        layers |= {f"{name}:{layer}": outputs[layer].mean(axis=0) for layer in LAYERS}
     return EmbeddedSong(
         row=row,
         duration=info.duration,
         windows=len(mels),
-        layers={name: outputs[name].mean(axis=0) for name in LAYERS},
+        layers=layers,
         statistics=evaluation.spectral_statistics(mels),
         seconds=seconds,
     )
 
 
-def warm_up(model: Tagger) -> None:
-    """Trace the network's graph and build the mel filters now, so that the first song's timing is like the rest."""
-    spec = model.spec
-    clip = np.zeros((1, round(mel.PATCH_SECONDS * spec.sample_rate)), dtype=np.float32)
-    mels = analysis.log_mel_patches(clip, spec=spec)
+def warm_up(model: Embedder) -> None:
+    """Trace the networks' graphs and build the mel filters now, so that the first song's timing is like the rest."""
+    clip = np.zeros((1, round(mel.PATCH_SECONDS * model.spec.sample_rate)), dtype=np.float32)
+    mels = analysis.log_mel_patches(clip, spec=model.spec)
     model.predict(mels)
     evaluation.spectral_statistics(mels)
 
@@ -272,16 +329,17 @@ def format_report(summary: dict) -> str:
     k = summary["k"]
     columns = ["width", "P@1", "P@5", f"P@{k}", f"mAP@{k}", f"P@{k} artist-filtered", f"hubness@{k}"]
     keys = ["width", "p@1", "p@5", f"p@{k}", f"map@{k}", f"artist_filtered_p@{k}", f"hubness@{k}"]
-    name_width = max(len(NAMES[name]) + 2 for name in summary["results"])
+    active = summary["active"]
+    name_width = max(len(NAMES[name]) + 4 for name in summary["results"])
     lines = [
-        f"Leave-one-out retrieval on {summary['songs']} songs with {len(summary['labels'])} labels: "
-        f"{summary['model']}, {summary['windows']} windows a song, cosine similarity.",
+        f"Retrieval on {summary['songs']} songs with {len(summary['labels'])} labels: "
+        f"{summary['windows']} windows a song, cosine similarity (CSLS where named).",
         "",
         " " * name_width + "  ".join(f"{c:>{max(len(c), 5)}}" for c in columns),
     ]
     chance = None
     for name, metrics in summary["results"].items():
-        marker = " *" if name == summary["embedding_layer"] else ""
+        marker = " *" if name == active else " †" if metrics["protocol"] != "leave-one-out" else ""
         cells = [
             f"{metrics[key]:>{max(len(c), 5)}}" if key == "width" else f"{metrics[key]:>{max(len(c), 5)}.3f}"
             for c, key in zip(columns, keys, strict=True)
@@ -292,8 +350,19 @@ def format_report(summary: dict) -> str:
         f"{'chance':<{name_width}}{'':>5}  " + "  ".join(f"{chance:>{max(len(c), 5)}.3f}" for c in columns[1:4])
     )
     lines.append("")
-    if summary["embedding_layer"] in summary["results"]:
-        lines.append("* the layer analysis stores (the model's embedding layer)")
+    if active in summary["results"]:
+        lines.append(f"* the active embedder (MUSREC_MODEL={active})")
+    if summary["group_by"]:
+        lines.append(
+            f"† the standardisation fitted afresh for each {summary['group_by']} on the others' songs and scored on "
+            f"that {summary['group_by']}'s songs only (leave-{summary['group_by']}s-out)"
+        )
+    fitted_on = summary.get("statistics_fitted_on") or {}
+    if fitted_on:
+        lines.append(
+            f"The card's statistics were fitted on {fitted_on.get('what', 'another catalogue')}: on that catalogue "
+            "its rows are scored on the songs they were fitted on; --group-by album gives the honest figure."
+        )
     timing = summary["timing"]
     lines.append(
         f"Per song ({timing['patches_per_song']:.1f} patches of 3 s): decoding + log-mel "
