@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import django_rq
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -33,7 +34,7 @@ from rq.job import Job, JobStatus
 from catalog.models import Genre, Song
 from recommender.core import analysis
 from recommender.core.decoding import AudioError
-from recommender.core.embedders import Embedder, get_embedder
+from recommender.core.embedders import Embedder, get_embedder, load_card
 from recommender.models import Embedding, active_model_key
 
 logger = logging.getLogger(__name__)
@@ -389,6 +390,7 @@ def reconcile() -> dict[str, int]:
             revived += 1
             _enqueue(song_id)
 
+    recombined = recombine_from_raw_vectors()
     model_key = active_model_key()
     has_embedding = Embedding.objects.filter(song=OuterRef("pk"), model=model_key)
     newly = queue_analysis(
@@ -407,7 +409,48 @@ def reconcile() -> dict[str, int]:
         if status not in LIVE_JOB_STATES:
             _enqueue(song_id)
             requeued += 1
-    return {"revived": revived, "queued": newly, "requeued": requeued}
+    return {"revived": revived, "recombined": recombined, "queued": newly, "requeued": requeued}
+
+
+RECOMBINE_BATCH = 500
+
+
+def recombine_from_raw_vectors() -> int:
+    """Give songs the active embedder's vectors from the raw vectors an earlier version of it stored.
+
+    A new version of an embedder's card (statistics refitted) changes how the networks' outputs are combined,
+    not the outputs: the stored raw vectors are combined again, in the database's time, without the networks.
+    Only an earlier version with the same networks, layer and windows qualifies; anything else is analysed again.
+    """
+    card = load_card(settings.MUSREC_MODEL)
+    key = analysis.model_key(card)
+    name, _, rest = key.partition("@")
+    suffix = rest.partition(":")[2]  # layer and windows
+    earlier = (
+        Embedding.objects.filter(model__startswith=f"{name}@", model__endswith=f":{suffix}", raw_vector__isnull=False)
+        .exclude(model=key)
+        .exclude(Exists(Embedding.objects.filter(song=OuterRef("song"), model=key)))
+    )
+    done = 0
+    while batch := list(earlier.order_by("pk")[:RECOMBINE_BATCH]):
+        vectors = card.combine(card.split_raw(np.stack([np.asarray(e.raw_vector, np.float32) for e in batch])))
+        with transaction.atomic():
+            Embedding.objects.bulk_create(
+                [
+                    Embedding(
+                        song_id=e.song_id,
+                        model=key,
+                        vector=v.tolist(),
+                        raw_vector=e.raw_vector,
+                        tag_scores=e.tag_scores,
+                    )
+                    for e, v in zip(batch, vectors, strict=True)
+                ],
+                ignore_conflicts=True,  # a worker may have stored the song's new vector meanwhile
+            )
+            Embedding.objects.filter(pk__in=[e.pk for e in batch]).delete()
+        done += len(batch)
+    return done
 
 
 # Up to this many catalogue songs, r(y) of every song is computed again whenever the catalogue changes: seconds

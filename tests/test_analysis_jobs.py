@@ -369,7 +369,7 @@ def test_reconcile_leaves_a_song_a_live_worker_is_analysing(analysis_queue):
     counts = reconcile()
 
     song.refresh_from_db()
-    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert counts == {"revived": 0, "recombined": 0, "queued": 0, "requeued": 0}
     assert song.analysis_status == Song.Analysis.ANALYSING
     assert analysis_queue.count == 0
 
@@ -397,7 +397,7 @@ def test_reconcile_does_not_enqueue_a_queued_song_twice(analysis_queue):
 
     counts = reconcile()
 
-    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert counts == {"revived": 0, "recombined": 0, "queued": 0, "requeued": 0}
     assert analysis_queue.get_job_ids() == [job_id_for(song.pk)]
 
 
@@ -432,13 +432,42 @@ def test_reconcile_queues_songs_the_active_model_has_not_analysed(analysis_queue
     assert list(Embedding.objects.filter(song=song).values_list("model", flat=True)) == [active_model_key()]
 
 
+def test_new_statistics_recombine_the_stored_raw_vectors_without_analysing_again(analysis_queue):
+    card = load_card(settings.MUSREC_MODEL)
+    raw = np.random.default_rng(0).normal(size=card.dimensions).astype(np.float32)
+    song = make_song(analysis_status=Song.Analysis.DONE)
+    earlier_key = active_model_key().replace(f"@{card.version}:", "@0:")
+    Embedding.objects.create(
+        song=song, model=earlier_key, vector=np.ones(card.dimensions), raw_vector=raw, tag_scores={"rock": 0.5}
+    )
+    # Another layer's vector cannot be recombined: that song is analysed again.
+    other = make_song(analysis_status=Song.Analysis.DONE)
+    Embedding.objects.create(
+        song=other, model=earlier_key.replace(":penultimate:", ":mean_pool:"), vector=np.ones(4), raw_vector=raw
+    )
+
+    counts = reconcile()
+
+    assert counts["recombined"] == 1
+    assert counts["queued"] == 1
+    embedding = Embedding.objects.get(song=song)
+    assert embedding.model == active_model_key()
+    expected = card.combine({name: part[None] for name, part in card.split_raw(raw).items()})[0]
+    assert np.allclose(embedding.vector, expected, atol=1e-6)
+    assert embedding.tag_scores == {"rock": 0.5}
+    song.refresh_from_db()
+    other.refresh_from_db()
+    assert song.analysis_status == Song.Analysis.DONE
+    assert other.analysis_status == Song.Analysis.QUEUED
+
+
 def test_reconcile_leaves_failed_songs_alone(analysis_queue):
     song = make_song(analysis_status=Song.Analysis.FAILED, analysis_error="the file is silent")
 
     counts = reconcile()
 
     song.refresh_from_db()
-    assert counts == {"revived": 0, "queued": 0, "requeued": 0}
+    assert counts == {"revived": 0, "recombined": 0, "queued": 0, "requeued": 0}
     assert song.analysis_status == Song.Analysis.FAILED
     assert song.analysis_error == "the file is silent"
     assert analysis_queue.count == 0
@@ -454,7 +483,8 @@ def test_the_reconcile_command_prints_what_it_did(analysis_queue):
 
     # The stuck song gets a new job as it is revived, so no queued song is left without one.
     assert out.getvalue().strip() == (
-        "Back to the queue: 1 stuck while analysing, 0 queued without a job; newly queued: 2."
+        "Back to the queue: 1 stuck while analysing, 0 queued without a job; newly queued: 2; "
+        "given the new statistics' vectors without analysis: 0."
     )
     assert analysis_queue.count == 3
 

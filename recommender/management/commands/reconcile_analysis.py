@@ -15,5 +15,6 @@ class Command(BaseCommand):
         counts = reconcile()
         self.stdout.write(
             f"Back to the queue: {counts['revived']} stuck while analysing, {counts['requeued']} queued without a job; "
-            f"newly queued: {counts['queued']}."
+            f"newly queued: {counts['queued']}; "
+            f"given the new statistics' vectors without analysis: {counts['recombined']}."
         )
