@@ -28,6 +28,7 @@ urlpatterns = [
     path("playlists/<int:pk>/duplicate", views_playlists.playlist_duplicate, name="playlist_duplicate"),
     path("playlists/<int:pk>/visibility", views_playlists.playlist_visibility, name="playlist_visibility"),
     path("playlists/<int:pk>/reorder", views_playlists.playlist_reorder, name="playlist_reorder"),
+    path("playlists/<int:pk>/queue.json", views_playlists.playlist_queue, name="playlist_queue"),
     path("playlists/<int:pk>/items/<int:item_pk>/move", views_playlists.playlist_move_item, name="playlist_move_item"),
     path(
         "playlists/<int:pk>/items/<int:item_pk>/remove",

@@ -8,29 +8,46 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import replace_url
 
 from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, ImportForm, PlaylistForm, form_errors, form_errors_text
 from catalog.htmx import HtmxHttpRequest, wants_fragment
 from catalog.models import Playlist, PlaylistChanged, PlaylistFull, PlaylistItem, Rating, Song
+from catalog.models.music import song_url
 from catalog.redirects import same_site_url
 
 # The "+" menu beside each song lists the most recently changed playlists; the full page lists them all.
 MENU_PLAYLISTS = 12
-# The most item ids a reorder may send: far above any real playlist, low enough to refuse a forged flood quickly.
-MAX_REORDER_IDS = 10_000
 _ID = re.compile(r"[0-9]{1,18}")
 _FOCUS = re.compile(r"([0-9]{1,18})-(up|down|remove)")
-# Songs a page of a shared playlist shows.
-SHARED_PAGE_SIZE = 200
+# Songs a page of a playlist shows, its owner's page and its shared page alike. A playlist holds up to
+# MAX_PLAYLIST_SONGS; drawn whole, with each row's genres, rating and controls, on every view and after every move,
+# its page took seconds. 200 keeps nearly every playlist on one page (those made here hold tens of songs; only
+# imports run long) and bounds what a page, and each answer to a change, costs: drawing the rows is most of it.
+PLAYLIST_PAGE_SIZE = 200
+
+
+class PositionPaginator(Paginator):
+    """Pages of a playlist's items picked by position, not OFFSET: a playlist keeps its positions 1..n without a gap
+    (``Playlist``'s changes see to it), so a page is a range of the (playlist, position) index. OFFSET would read,
+    and join to its song, every item before the page."""
+
+    def page(self, number: int | str) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(
+            self.object_list.filter(position__range=(bottom + 1, bottom + self.per_page)), number, self
+        )
 
 
 def get_playlist_for_user(request: HttpRequest, pk: int) -> Playlist:
@@ -83,32 +100,56 @@ def playlist_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # After a move without JavaScript, the button pressed keeps the focus on the reloaded page.
     if match := _FOCUS.fullmatch(request.GET.get("focus", "")):
         focus = {"item": int(match[1]), "control": match[2]}
-    return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist, focus=focus))
+    context = _detail_context(request, playlist, page_number=request.GET.get("page"), focus=focus)
+    return render(request, "catalog/playlist_detail.html", context)
 
 
-def _detail_context(request: HttpRequest, playlist: Playlist, **extra: Any) -> dict[str, Any]:
+def _detail_context(
+    request: HttpRequest, playlist: Playlist, *, page_number: int | str | None, **extra: Any
+) -> dict[str, Any]:
+    """The page of the playlist ``page_number`` asks for (the first when it names none, the last when past it)."""
     visible = Song.objects.visible_to(request.user).filter(pk=OuterRef("song_id"))
     # The owner sees every item, even one whose song they can no longer play (an upload taken out of the
-    # catalogue), so the order they send back names all of them; that song is shown without its title.
-    items = list(
+    # catalogue), so that they can move or remove it; that song is shown without its title.
+    items = (
         playlist.items.annotate(song_visible=Exists(visible))
         .select_related("song__artist", "song__album")
         .prefetch_related("song__genres", "song__predicted_genres")
     )
-    for item in items:
+    page = PositionPaginator(items, PLAYLIST_PAGE_SIZE).get_page(page_number)
+    page.object_list = list(page.object_list)
+    for item in page.object_list:
         item.label = item.song.title if item.song_visible else "a song you can no longer play"
-    Rating.objects.attach(request.user, [item.song for item in items])
+    Rating.objects.attach(request.user, [item.song for item in page.object_list])
     seed = None
     if playlist.seed_id and Song.objects.visible_to(request.user).filter(pk=playlist.seed_id).exists():
         seed = playlist.seed
     return {
         "playlist": playlist,
-        "items": items,
+        "page": page,
+        "items": page.object_list,
+        # Each change form names the page it was sent from, to be shown again should the change be refused.
+        "page_query": f"?page={page.number}" if page.number > 1 else "",
         "seed": seed,
         "edit_form": PlaylistForm(initial={"name": playlist.name, "description": playlist.description}),
         "share_url": request.build_absolute_uri(playlist.get_share_url()) if playlist.is_public else "",
         **extra,
     }
+
+
+def _page_of(position: int) -> int:
+    """The number of the page that shows the song at ``position`` (1 is first)."""
+    return (position - 1) // PLAYLIST_PAGE_SIZE + 1
+
+
+def _page_url(playlist: Playlist, page_number: int, focus: dict[str, Any] | None = None) -> str:
+    query: dict[str, Any] = {"page": page_number} if page_number > 1 else {}
+    if focus:
+        query["focus"] = f"{focus['item']}-{focus['control']}"
+    url = playlist.get_absolute_url()
+    if query:
+        url += f"?{urlencode(query)}"
+    return url + (f"#item-{focus['item']}" if focus else "")
 
 
 @require_POST
@@ -122,7 +163,8 @@ def playlist_rename(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for error in form_errors(form):
             messages.error(request, error)
-        return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist), status=400)
+        context = _detail_context(request, playlist, page_number=None)
+        return render(request, "catalog/playlist_detail.html", context, status=400)
     renamed = form.cleaned_data["name"] != playlist.name
     playlist.name, playlist.description = form.cleaned_data["name"], form.cleaned_data["description"]
     playlist.save(update_fields=["name", "description", "updated_at"])
@@ -176,7 +218,8 @@ def playlist_visibility(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def playlist_move_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
-    """Move a song one place up or down: the keyboard's way to reorder (buttons in real forms)."""
+    """Move a song one place up or down: the keyboard's way to reorder (buttons in real forms). The first song of
+    a page moves up onto the page before, the last down onto the next, and the page shown follows it."""
     playlist = get_playlist_for_user(request, pk)
     item = get_object_or_404(playlist.items.all(), pk=item_pk)
     direction = request.POST.get("direction")
@@ -186,11 +229,11 @@ def playlist_move_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpR
         position = playlist.move_item_by(item, -1 if direction == "up" else 1)
     except PlaylistChanged:
         return _refuse(request, playlist, "That song is no longer in the playlist.", status=409)
-    total = playlist.items.count()
     return _changed(
         request,
         playlist,
-        f"Moved {_song_label(request, item)} to position {position} of {total}.",
+        f"Moved {_song_label(request, item)} to position {position} of {playlist.items.count()}.",
+        position=position,
         focus={"item": item.pk, "control": direction},
     )
 
@@ -198,17 +241,21 @@ def playlist_move_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpR
 @require_POST
 @login_required
 def playlist_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Save the order a drag and drop left: ``order`` holds the item ids, each once, comma-separated.
+    """Save a drag and drop: the item ``moved`` was dropped just ``after`` another row, or ``before`` the first one.
 
-    One field rather than one per item: Django refuses a form of more than 1,000 fields, and an imported
-    playlist may be longer than that.
+    A drop names only its neighbour, never the whole order, so that it works on a page of a long playlist
+    and lands where it was dropped even if another tab has changed the playlist since.
     """
     playlist = get_playlist_for_user(request, pk)
-    sent = request.POST.get("order", "").split(",")
-    if len(sent) > MAX_REORDER_IDS or not all(_ID.fullmatch(value) for value in sent):
+    sent, after, before = (request.POST.get(name, "") for name in ("moved", "after", "before"))
+    neighbour = after or before
+    if not _ID.fullmatch(sent) or not _ID.fullmatch(neighbour) or (after and before):
         return _refuse(request, playlist, "The new order could not be read; nothing was moved.", status=400)
+    item = playlist.items.filter(pk=int(sent)).first()
     try:
-        playlist.reorder([int(value) for value in sent])
+        if item is None:
+            raise PlaylistChanged
+        position = playlist.move_item_next_to(item, int(neighbour), after=bool(after))
     except PlaylistChanged:
         return _refuse(
             request,
@@ -216,7 +263,12 @@ def playlist_reorder(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "The playlist changed meanwhile (in another tab?), so nothing was moved: here it is as it is now.",
             status=409,
         )
-    return _changed(request, playlist, "Saved the new order.")
+    return _changed(
+        request,
+        playlist,
+        f"Moved {_song_label(request, item)} to position {position} of {playlist.items.count()}.",
+        position=position,
+    )
 
 
 @require_POST
@@ -226,10 +278,14 @@ def playlist_remove_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> Htt
     item = get_object_or_404(playlist.items.all(), pk=item_pk)
     label = _song_label(request, item)
     playlist.remove_item(item)
-    # Keyboard users keep their place: the focus goes to the song that took the removed one's place.
-    ids = list(playlist.items.values_list("pk", flat=True))
-    focus = {"item": ids[min(item.position, len(ids)) - 1], "control": "remove"} if ids else None
-    return _changed(request, playlist, f"Removed {label}.", focus=focus)
+    # Keyboard users keep their place: the focus goes to the song that took the removed one's place, or to the
+    # new last song when it was the last; the page shown is the one that song is on.
+    took_place = playlist.items.filter(position__gte=item.position).values_list("pk", "position").first()
+    took_place = took_place or playlist.items.order_by("-position").values_list("pk", "position").first()
+    if took_place is None:
+        return _changed(request, playlist, f"Removed {label}.", position=1)
+    focus = {"item": took_place[0], "control": "remove"}
+    return _changed(request, playlist, f"Removed {label}.", position=took_place[1], focus=focus)
 
 
 def _song_label(request: HttpRequest, item: PlaylistItem) -> str:
@@ -239,27 +295,63 @@ def _song_label(request: HttpRequest, item: PlaylistItem) -> str:
 
 
 def _changed(
-    request: HtmxHttpRequest, playlist: Playlist, status_text: str, *, focus: dict[str, Any] | None = None
+    request: HtmxHttpRequest,
+    playlist: Playlist,
+    status_text: str,
+    *,
+    position: int,
+    focus: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """The answer to a change of the list: the list itself for htmx, else back to the playlist page."""
+    """The answer to a change of the list: the page holding ``position`` (where the moved song went, or where the
+    removed one was), as a fragment for htmx, else by going back to the playlist page."""
+    page_number = _page_of(position)
     if wants_fragment(request):
-        context = _detail_context(request, playlist, status_text=status_text, focus=focus)
-        return render(request, "catalog/playlist_detail.html#items", context)
+        context = _detail_context(request, playlist, page_number=page_number, status_text=status_text, focus=focus)
+        response = render(request, "catalog/playlist_detail.html#items", context)
+        # A move across a page's edge shows the next page: the address must name it, for a reload or a bookmark.
+        return replace_url(response, _page_url(playlist, context["page"].number))
     messages.success(request, status_text)
-    url = playlist.get_absolute_url()
-    if focus:
-        url += f"?focus={focus['item']}-{focus['control']}#item-{focus['item']}"
-    return redirect(url)
+    return redirect(_page_url(playlist, page_number, focus))
 
 
 def _refuse(request: HtmxHttpRequest, playlist: Playlist, reason: str, *, status: int) -> HttpResponse:
-    """Nothing changed: say why, with the list as it is now."""
+    """Nothing changed: say why, with the page the request came from as it is now."""
+    page_number = request.GET.get("page")
     if wants_fragment(request):
         # htmx swaps only 2xx answers; the list as it is now must replace what the page shows.
-        context = _detail_context(request, playlist, status_text=reason, status_error=True)
+        context = _detail_context(request, playlist, page_number=page_number, status_text=reason, status_error=True)
         return render(request, "catalog/playlist_detail.html#items", context)
     messages.error(request, reason)
-    return render(request, "catalog/playlist_detail.html", _detail_context(request, playlist), status=status)
+    context = _detail_context(request, playlist, page_number=page_number)
+    return render(request, "catalog/playlist_detail.html", context, status=status)
+
+
+@require_GET
+@login_required
+def playlist_queue(request: HttpRequest, pk: int) -> JsonResponse:
+    """The player's queue for "Play all": every song of the playlist its owner can play, in order.
+
+    The page shows one page of the playlist; "Play all" fetches the whole of it from here, only when pressed.
+    At most MAX_PLAYLIST_SONGS songs of five short fields each: a few hundred kilobytes, in one query.
+    """
+    playlist = get_playlist_for_user(request, pk)
+    rows = (
+        playlist.visible_items(request.user)
+        .prefetch_related(None)
+        .values_list("song_id", "song__title", "song__artist__name")
+    )
+    tracks = [
+        {
+            # As the play buttons' data attributes give them: the player compares ids as text.
+            "id": str(song_id),
+            "src": song_url("catalog:song_audio", song_id),
+            "title": title,
+            "artist": artist,
+            "url": song_url("catalog:song_detail", song_id),
+        }
+        for song_id, title, artist in rows
+    ]
+    return JsonResponse({"tracks": tracks})
 
 
 @require_http_methods(["GET", "POST"])
@@ -335,7 +427,7 @@ def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
     """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
     playlist = get_shared_playlist(token)
     # In pages: a shared link is open to anyone, and a playlist may hold thousands of songs.
-    page = Paginator(playlist.visible_items(request.user), SHARED_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(playlist.visible_items(request.user), PLAYLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     items = list(page.object_list)
     if request.user.is_authenticated:
         Rating.objects.attach(request.user, [item.song for item in items])

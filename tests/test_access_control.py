@@ -109,8 +109,10 @@ for _playlist in ("private_playlist", "public_playlist"):
             "catalog:playlist_reorder",
             _playlist,
             POST,
-            data=lambda p: {"order": ",".join(map(str, p.items.order_by("-position").values_list("pk", flat=True)))},
+            # A drop: the last song dropped before the first.
+            data=lambda p: {"moved": p.items.order_by("position").last().pk, "before": p.items.first().pk},
         ),
+        PrivateView("catalog:playlist_queue", _playlist, GET),
         PrivateView("catalog:playlist_export", _playlist, GET, args=lambda p: [p.pk, "m3u8"]),
         PrivateView("catalog:playlist_export", _playlist, GET, args=lambda p: [p.pk, "xspf"]),
         PrivateView("recommender:extend_playlist", _playlist, POST, data=lambda _: {"n": 5}),
@@ -318,10 +320,13 @@ def test_bob_cannot_reach_alices_items_through_his_own_playlist(bob_client, bob,
 
     moved = bob_client.post(reverse("catalog:playlist_move_item", args=[bobs.pk, item.pk]), {"direction": "down"})
     removed = bob_client.post(reverse("catalog:playlist_remove_item", args=[bobs.pk, item.pk]))
-    reordered = bob_client.post(reverse("catalog:playlist_reorder", args=[bobs.pk]), {"order": str(item.pk)})
+    url = reverse("catalog:playlist_reorder", args=[bobs.pk])
+    dropped_hers = bob_client.post(url, {"moved": item.pk, "before": bobs.items.get().pk})
+    dropped_beside_hers = bob_client.post(url, {"moved": bobs.items.get().pk, "after": item.pk})
 
     assert moved.status_code == removed.status_code == 404
-    assert reordered.status_code in (400, 409)
+    # As for an item removed meanwhile in another tab: nothing of hers is named, nothing moves.
+    assert dropped_hers.status_code == dropped_beside_hers.status_code == 409
     assert everything() == before
 
 

@@ -1,5 +1,5 @@
 """Playlists in a real browser: make one, fill it from the catalogue, reorder it by keyboard and by dragging,
-share it with a visitor and with another listener, export it."""
+share it with a visitor and with another listener, export it; a long one, a page at a time."""
 
 from __future__ import annotations
 
@@ -149,6 +149,69 @@ def test_dragging_a_song_saves_the_new_order(page, alice):
         rows.nth(2).locator(".handle").drag_to(rows.nth(0), target_position={"x": 20, "y": 3})
 
     assert answer.value.status == 200
-    expect(page.locator("#playlist-status")).to_have_text("Saved the new order.")
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Charlie” to position 1 of 3.")
     assert row_titles(page) == ["Charlie", "Alpha", "Bravo"]
     assert saved_titles(playlist) == ["Charlie", "Alpha", "Bravo"]
+
+
+@pytest.fixture
+def long_playlist(alice, monkeypatch) -> Playlist:
+    """Seven songs in pages of three (the live server runs in this process, so the page size applies to it)."""
+    from catalog import views_playlists
+
+    monkeypatch.setattr(views_playlists, "PLAYLIST_PAGE_SIZE", 3)
+    playlist = Playlist.objects.create(owner=alice, name="Long")
+    for n in range(1, 8):
+        playlist.add_song(make_song(title=f"Tune {n}", artist="The Band"))
+    return playlist
+
+
+def test_a_song_moved_by_keyboard_across_a_page_edge_is_followed_to_its_page(page, long_playlist):
+    log_in(page, "alice")
+    page.goto(f"{long_playlist.get_absolute_url()}?page=2")
+    assert row_titles(page) == ["Tune 4", "Tune 5", "Tune 6"]
+    page.evaluate("window.musrecMarker = 'same page'")
+
+    page.get_by_role("button", name="Move Tune 4 up").focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Tune 4” to position 3 of 7.")
+    expect(page.locator("#playlist-items .pager")).to_contain_text("Songs 1–3 of 7")
+    assert row_titles(page) == ["Tune 1", "Tune 2", "Tune 4"]
+    expect_focus_on(page, "Move Tune 4 up")
+    # The address names the page shown, so a reload shows it again.
+    assert page.url.endswith(long_playlist.get_absolute_url())
+    page.keyboard.press("Enter")
+    expect(page.locator("#playlist-status")).to_have_text("Moved “Tune 4” to position 2 of 7.")
+    assert row_titles(page) == ["Tune 1", "Tune 4", "Tune 2"]
+    assert page.evaluate("window.musrecMarker") == "same page"
+    expect(page.locator("#playlist-count")).to_have_text("7 songs")
+
+    page.get_by_role("link", name="Next ›").click()
+    expect(page.locator("#playlist-items .pager")).to_contain_text("Songs 4–6 of 7")
+    assert row_titles(page) == ["Tune 3", "Tune 5", "Tune 6"]
+    assert saved_titles(long_playlist) == ["Tune 1", "Tune 4", "Tune 2", "Tune 3", "Tune 5", "Tune 6", "Tune 7"]
+
+
+def test_removing_a_song_on_page_two_stays_on_page_two(page, long_playlist):
+    log_in(page, "alice")
+    page.goto(f"{long_playlist.get_absolute_url()}?page=2")
+
+    page.get_by_role("button", name="Remove Tune 5 from this playlist").click()
+
+    expect(page.locator("#playlist-status")).to_have_text("Removed “Tune 5”.")
+    expect(page.locator("#playlist-count")).to_have_text("6 songs")
+    assert row_titles(page) == ["Tune 4", "Tune 6", "Tune 7"]
+    expect_focus_on(page, "Remove Tune 6 from this playlist")
+
+
+def test_play_all_on_a_page_of_a_long_playlist_queues_the_whole_playlist(page, long_playlist):
+    log_in(page, "alice")
+    page.goto(f"{long_playlist.get_absolute_url()}?page=3")
+    bar = page.locator("#player-bar")
+
+    page.get_by_role("button", name="▶ Play all").click()
+
+    expect(bar.locator(".player-queue-list li")).to_have_count(7)
+    expect(bar.locator(".player-title")).to_have_text("Tune 1")
+    expect(bar.locator(".player-queue-list li").last).to_have_text("Tune 7 · The Band")

@@ -186,25 +186,29 @@ class Playlist(models.Model):
         Raises :class:`PlaylistFull` when there is no room left.
         """
         with transaction.atomic():
-            held = self._lock()
+            self._lock()
             if self.items.filter(song=song).exists():
                 return False
-            if len(held) >= MAX_PLAYLIST_SONGS:
+            last = self._last_position()
+            if last >= MAX_PLAYLIST_SONGS:
                 raise PlaylistFull
-            last = self.items.aggregate(last=models.Max("position"))["last"] or 0
             PlaylistItem.objects.create(playlist=self, song=song, position=last + 1, similarity=similarity)
             self._touch()
         return True
 
     def remove_item(self, item: PlaylistItem) -> bool:
-        """Take ``item`` out, the songs after it moving up; False when it was gone already (another tab)."""
+        """Take ``item`` out, the songs after it moving up; False when it was gone already (another tab).
+
+        ``item.position`` becomes the position it had, now the place of the song after it."""
         with transaction.atomic():
-            ids = self._lock()
-            if item.pk not in ids:
+            self._lock()
+            position = self._positions_of(item.pk).get(item.pk)
+            if position is None:
                 return False
             PlaylistItem.objects.filter(pk=item.pk).delete()
-            ids.remove(item.pk)
-            self._renumber(ids)
+            self.items.filter(position__gt=position).update(position=models.F("position") - 1)
+            self._touch()
+        item.position = position
         return True
 
     def move_item_by(self, item: PlaylistItem, steps: int) -> int:
@@ -214,27 +218,31 @@ class Playlist(models.Model):
         Its new position (1 is first); :class:`PlaylistChanged` when it is no longer in the playlist.
         """
         with transaction.atomic():
-            ids = self._lock()
-            if item.pk not in ids:
+            self._lock()
+            start = self._positions_of(item.pk).get(item.pk)
+            if start is None:
                 raise PlaylistChanged
-            to_position = ids.index(item.pk) + 1 + steps
-            ids.remove(item.pk)
-            index = min(max(to_position, 1), len(ids) + 1) - 1
-            ids.insert(index, item.pk)
-            self._renumber(ids)
-        item.position = index + 1
+            item.position = self._move(item.pk, start, min(max(start + steps, 1), self._last_position()))
         return item.position
 
-    def reorder(self, item_ids: Sequence[int]) -> None:
-        """Put the items in the order of ``item_ids``, which must name each item exactly once.
+    def move_item_next_to(self, item: PlaylistItem, neighbour_pk: int, *, after: bool) -> int:
+        """Move ``item`` to just after (or before) the item ``neighbour_pk``, wherever both are now: a drop
+        names the row it landed beside, so the page it was made on never needs the other pages' items.
 
-        Raises :class:`PlaylistChanged` otherwise (a stale page, a forged list): nothing moves then.
+        Its new position (1 is first); :class:`PlaylistChanged` when either is no longer in the playlist.
         """
         with transaction.atomic():
-            current = self._lock()
-            if len(item_ids) != len(current) or set(item_ids) != set(current):
+            self._lock()
+            found = self._positions_of(item.pk, neighbour_pk)
+            if item.pk not in found or neighbour_pk not in found:
                 raise PlaylistChanged
-            self._renumber(list(item_ids))
+            start, beside = found[item.pk], found[neighbour_pk]
+            target = beside + 1 if after else beside
+            if start < beside:
+                # Taken out, the item lets every song below it up one place, the neighbour included.
+                target -= 1
+            item.position = self._move(item.pk, start, target) if item.pk != neighbour_pk else start
+        return item.position
 
     def duplicate(self, owner: AbstractBaseUser) -> Playlist:
         """A private copy for ``owner``, "Copy of …", holding the songs of this playlist ``owner`` can see."""
@@ -253,20 +261,33 @@ class Playlist(models.Model):
             )
         return copy
 
-    def _lock(self) -> list[int]:
-        """Lock this playlist's row till the transaction ends, so a second tab's change waits for this one;
-        then its item ids in order. Must run inside ``transaction.atomic()``."""
+    def _lock(self) -> None:
+        """Lock this playlist's row till the transaction ends, so that a second tab's change waits for this one
+        and reads the positions this one left. Must run inside ``transaction.atomic()``."""
         if not Playlist.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True):
             raise Playlist.DoesNotExist
-        return list(self.items.order_by("position", "pk").values_list("pk", flat=True))
 
-    def _renumber(self, ordered_ids: list[int]) -> None:
-        """Positions 1..n in the order given. The unique (playlist, position) constraint is deferred to the
-        commit, so positions may pass through each other on the way."""
-        current = dict(self.items.values_list("pk", "position"))
-        changed = [PlaylistItem(pk=pk, position=n) for n, pk in enumerate(ordered_ids, start=1) if current[pk] != n]
-        PlaylistItem.objects.bulk_update(changed, ["position"])
-        self._touch()
+    def _positions_of(self, *item_pks: int) -> dict[int, int]:
+        """The current position of each of ``item_pks`` still in this playlist."""
+        return dict(self.items.filter(pk__in=item_pks).values_list("pk", "position"))
+
+    def _last_position(self) -> int:
+        # Positions run 1..n without a gap (every change of a playlist keeps them so, and the owner's page reads its
+        # pages by them): the last is the count, read from the (playlist, position) index rather than counted.
+        return self.items.aggregate(last=models.Max("position"))["last"] or 0
+
+    def _move(self, item_pk: int, start: int, target: int) -> int:
+        """Put the item at ``start`` at ``target``, the songs between closing up, in one UPDATE of only the rows
+        between the two: moving a song one place touches two rows, however long the playlist."""
+        if target != start:
+            step = -1 if target > start else 1
+            self.items.filter(position__range=sorted((start, target))).update(
+                position=models.Case(
+                    models.When(pk=item_pk, then=models.Value(target)), default=models.F("position") + step
+                )
+            )
+            self._touch()
+        return target
 
     def _touch(self) -> None:
         self.updated_at = timezone.now()
@@ -282,7 +303,7 @@ class PlaylistItem(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            # Deferred, so that a reorder can move every position in one transaction.
+            # Deferred to the commit, so that one UPDATE may shift positions through each other.
             models.UniqueConstraint(
                 fields=["playlist", "position"],
                 name="playlist_item_position_unique",

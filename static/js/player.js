@@ -236,7 +236,23 @@
     var target = button.dataset.queueTarget ? document.querySelector(button.dataset.queueTarget) : null;
     var container = target || button.closest("[data-queue]") || button.closest("main") || document;
     var buttons = buttonsIn(container);
-    if (buttons.length) setQueue(buttons.map(trackOf), 0);
+    function playShown() {
+      if (buttons.length) setQueue(buttons.map(trackOf), 0);
+    }
+    // A list shown a page at a time (a long playlist) names where its whole queue is: {"tracks": [...]}, each
+    // track as trackOf reads a button. Fetched only when pressed; should that fail, the page shown plays.
+    if (!button.dataset.queueUrl) return playShown();
+    button.setAttribute("aria-busy", "true");
+    fetch(button.dataset.queueUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("queue: HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.tracks.length) setQueue(data.tracks, 0); else playShown();
+      })
+      .catch(playShown)
+      .finally(function () { button.removeAttribute("aria-busy"); });
   }
 
   document.addEventListener("click", function (event) {

@@ -1,6 +1,8 @@
 // Reordering a playlist by drag and drop, and copying its share link.
-// A drop writes the rows' item ids, in their new order, into the reorder form's "order" field and submits
-// it: htmx sends it and swaps in the list the server answers (without htmx the form posts normally).
+// A drop writes the dropped row's item id into the reorder form's "moved" field, and the row it landed after
+// into "after" (or, dropped first on the page, the row after it into "before"), and submits it: htmx sends it
+// and swaps in the page the server answers (without htmx the form posts normally). Only the neighbour is
+// sent: the page may show one page of a long playlist, and the server moves the song beside that row.
 // Listeners sit on the document, so lists swapped in by htmx need no setting up.
 (function () {
   // Boosted navigation runs this script again each time a playlist page is swapped in: set up once.
@@ -51,7 +53,11 @@
     var form = document.getElementById(list.dataset.reorderForm);
     // A drag that ends where it started (or outside the list, after wandering) sends nothing it need not.
     if (!form || orderOf(list) === list.dataset.startOrder) return;
-    form.elements.order.value = orderOf(list);
+    var previous = row.previousElementSibling, next = row.nextElementSibling;
+    // "moved", not "item": form.elements.item is the collection's item() method, not a field of that name.
+    form.elements.moved.value = row.dataset.itemId;
+    form.elements.after.value = previous ? previous.dataset.itemId : "";
+    form.elements.before.value = previous ? "" : next.dataset.itemId;
     if (form.requestSubmit) form.requestSubmit(); else form.submit();
   });
 
