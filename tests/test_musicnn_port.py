@@ -1,4 +1,5 @@
-"""The Keras 3 port of musicnn, with the committed weights, gives the original network's numbers.
+"""The Keras 3 port of musicnn, with the committed weights, gives the original network's numbers; so does
+its fast rewrite (``recommender.core.fast_musicnn``), which workers run.
 
 The original is musicnn 0.1.0's own ``models.build_musicnn`` restored from its TF 1
 checkpoints. Its ``tf.compat.v1.layers`` exist only with tf-keras, chosen by
@@ -77,13 +78,14 @@ def original(patches, tmp_path_factory) -> dict[str, np.ndarray]:
         return dict(saved)
 
 
-@pytest.fixture(scope="module")
-def port(patches) -> dict[str, dict[str, np.ndarray]]:
-    """The port's outputs for ``patches``, keyed by model then output."""
+@pytest.fixture(scope="module", params=["fast rewrite", "layer-for-layer port"])
+def port(request, patches) -> dict[str, dict[str, np.ndarray]]:
+    """The outputs for ``patches`` of the fast rewrite (what workers run) or of the port, by model then output."""
     # Imported here, not at the top: the reference child process runs this file and must not load Keras 3.
     from recommender.core.tagger import Tagger
 
-    predictions = {name: Tagger.load(name).predict(patches) for name in MODELS}
+    exact_port = request.param == "layer-for-layer port"
+    predictions = {name: Tagger.load(name, exact_port=exact_port).predict(patches) for name in MODELS}
     return {name: {"taggram": p.tags, **p.features} for name, p in predictions.items()}
 
 

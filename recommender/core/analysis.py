@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from recommender.core.tagger import ModelSpec
 
 # Windows of 3 s analysed per song, spread across the whole track. Chosen by measuring retrieval
-# quality against speed (docs/quality.md): 8 keep analysis above 400x real time per CPU core, 12
-# do not, and more than 8 move the demo's P@10 by less than its noise (4 lose 0.025).
+# quality against speed (docs/quality.md): more than 8 move the demo's P@10 by less than its noise
+# (4 lose 0.025). With both networks, 8 take 0.17 s of one core for a 4-minute song, 1,400x real
+# time (docs/benchmarks.md, "Fast musicnn"); 12 would take 0.25 s, 16 would miss the 800x target.
 WINDOWS_PER_SONG = 8
 
 # The MSD tags that name a genre, with the genre name Musrec files them under.
