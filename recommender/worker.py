@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
+from threadpoolctl import threadpool_limits
 
 from recommender.core.embedders import get_embedder
 
@@ -30,6 +31,10 @@ class AnalysisWorker(SimpleWorker):
         # django-rq passes 420, which would leave a dead worker's song for seven minutes.
         kwargs["worker_ttl"] = RECONCILE_INTERVAL + 15
         super().__init__(*args, **kwargs)
+        # NumPy's BLAS spreads the small products of log-mel, descriptors and pictures over every core and spins
+        # after each: on two cores that tripled their CPU time. One analysis uses one core; more workers use more
+        # (docs/benchmarks.md, "Fast musicnn": 1.6-1.7x the songs per CPU second).
+        threadpool_limits(1, user_api="blas")
         model = get_embedder(settings.MUSREC_MODEL)
         logger.info("Embedder %s@%s loaded (%s)", model.card.name, model.card.version, model.device)
 

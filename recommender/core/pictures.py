@@ -83,5 +83,6 @@ def mel_image(mel: np.ndarray, *, width: int = 800, height: int = 200) -> bytes:
     picture = picture.resize((width, height), Image.Resampling.BILINEAR)
     indices = np.clip(np.round(np.asarray(picture) * 255), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(MAGMA[indices], mode="RGB").save(buffer, format="PNG")
+    # Fastest zlib level: 8.5 ms instead of 19 ms a picture, the same pixels, an 11 % larger file (docs/benchmarks.md).
+    Image.fromarray(MAGMA[indices], mode="RGB").save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
