@@ -29,7 +29,7 @@ BATCH = 5000
 @dataclass
 class Catalogue:
     song_ids: np.ndarray  # [shape=(n,)]
-    vectors: np.ndarray  # [shape=(n, 200)], L2-normalised, row i belongs to song_ids[i]
+    vectors: np.ndarray  # [shape=(n, width of the active embedder)], L2-normalised, row i belongs to song_ids[i]
     genre_of: np.ndarray  # [shape=(n,)], the genre id of each song
     common_genre_id: int
     rare_genre_id: int
@@ -40,8 +40,14 @@ class Catalogue:
 def ensure_catalogue(n: int, *, seed: int = 0, rebuild: bool = False) -> Catalogue:
     """The synthetic catalogue of ``n`` songs, created (a few minutes) unless it is already there."""
     from catalog.models import Song
-    from recommender.models import Embedding, active_model_key
+    from recommender.models import Embedding, active_dimensions, active_model_key
 
+    widths = set(Embedding.objects.filter(song__source=SOURCE).values_list("dimensions", flat=True).distinct()[:2])
+    if widths and widths != {active_dimensions()}:
+        print(
+            f"The synthetic vectors are {sorted(widths)} wide, the active embedder's {active_dimensions()}: rebuilding"
+        )
+        rebuild = True
     if not rebuild and Song.objects.filter(source=SOURCE).count() == n:
         # The vectors are synthetic: when the active model key changes (WINDOWS_PER_SONG, say), relabel them.
         stale = Embedding.objects.filter(song__source=SOURCE).exclude(model=active_model_key())
@@ -52,7 +58,7 @@ def ensure_catalogue(n: int, *, seed: int = 0, rebuild: bool = False) -> Catalog
             from django.db import connection
 
             with connection.cursor() as cursor:
-                cursor.execute("DROP INDEX IF EXISTS embedding_vector_hnsw")
+                cursor.execute(f"DROP INDEX IF EXISTS {index_name()}")
                 cursor.execute("VACUUM ANALYZE recommender_embedding")
             build_hnsw_index(maintenance_work_mem="512MB")
     if rebuild or Song.objects.filter(source=SOURCE).count() != n:
@@ -62,6 +68,13 @@ def ensure_catalogue(n: int, *, seed: int = 0, rebuild: bool = False) -> Catalog
         index = build_hnsw_index()
         return _load(created={"insert_seconds": inserted, "index": index})
     return _load(created=None)
+
+
+def index_name() -> str:
+    """The HNSW index on vectors of the active embedder's width (one partial index a width)."""
+    from recommender.models import active_dimensions
+
+    return f"embedding_hnsw_{active_dimensions()}"
 
 
 def build_hnsw_index(*, maintenance_work_mem: str | None = None) -> dict:
@@ -74,7 +87,7 @@ def build_hnsw_index(*, maintenance_work_mem: str | None = None) -> dict:
 
     from recommender.models import Embedding
 
-    index = next(i for i in Embedding._meta.indexes if i.name == "embedding_vector_hnsw")
+    index = next(i for i in Embedding._meta.indexes if i.name == index_name())
     notices: list[str] = []
     connection.ensure_connection()
     handler = lambda diagnostic: notices.append(diagnostic.message_primary)  # noqa: E731
@@ -116,13 +129,13 @@ def _create(n: int, *, seed: int) -> None:
     from catalog.models import Artist, Genre, Song
     from catalog.text import fold
     from recommender.core.tagger import load_spec
-    from recommender.models import Embedding, active_model_key
+    from recommender.models import Embedding, active_dimensions, active_model_key
 
     print(f"Creating the synthetic catalogue of {n:,} songs …", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE catalog_song, catalog_artist, catalog_album, catalog_genre RESTART IDENTITY CASCADE")
     rng = np.random.default_rng(seed + 1)
-    vectors, clusters = clustered_unit_vectors(n, clusters=CLUSTERS, seed=seed)
+    vectors, clusters = clustered_unit_vectors(n, dim=active_dimensions(), clusters=CLUSTERS, seed=seed)
     artists_per_cluster = max(1, n // SONGS_PER_ARTIST // CLUSTERS)
     artist_index = clusters * artists_per_cluster + rng.integers(0, artists_per_cluster, size=n)
     genre_draw = rng.random(n)
@@ -142,7 +155,7 @@ def _create(n: int, *, seed: int) -> None:
         )
         # Filling the HNSW index row by row is much slower than building it once: it is built afterwards.
         with connection.cursor() as cursor:
-            cursor.execute("DROP INDEX IF EXISTS embedding_vector_hnsw")
+            cursor.execute(f"DROP INDEX IF EXISTS {index_name()}")
         links = Song.genres.through
         for start in range(0, n, BATCH):
             rows = range(start, min(start + BATCH, n))

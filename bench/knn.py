@@ -212,13 +212,17 @@ def make_runner(result: Result, cat, genre, efs: list[int]) -> Callable[[np.ndar
 
         return nearest_songs
 
-    where = ""
+    width = cat.vectors.shape[1]
+    # The index is a partial expression index a vector width: the query must repeat its expression and condition.
+    where = f"WHERE e.dimensions = {width}"
     params: list[object] = []
     if genre is not None:
-        where = "WHERE EXISTS (SELECT 1 FROM catalog_song_genres g WHERE g.song_id = e.song_id AND g.genre_id = %s)"
+        where += " AND EXISTS (SELECT 1 FROM catalog_song_genres g WHERE g.song_id = e.song_id AND g.genre_id = %s)"
         params = [genre.pk]
     limit = 40 if "LIMIT 40" in result.name else K
-    sql = f"SELECT e.song_id, e.vector <=> %s::vector AS d FROM recommender_embedding e {where}"
+    sql = (
+        f"SELECT e.song_id, e.vector::vector({width}) <=> %s::vector({width}) AS d FROM recommender_embedding e {where}"
+    )
     if "OFFSET 0" in result.name:
         # A subquery PostgreSQL may not flatten hides the ORDER BY from the HNSW index: the genre's songs
         # are found through the genre link's B-tree and all of them ranked exactly.
