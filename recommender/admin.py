@@ -24,3 +24,7 @@ admin.site.unregister(Song)
 @admin.register(Song)
 class AnalysedSongAdmin(SongAdmin):
     actions = [analyse_again]
+
+
+# The genre models' admin lives beside their registry (issue 10); importing it registers it.
+from recommender import genre_admin  # noqa: E402,F401
