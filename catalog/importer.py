@@ -15,8 +15,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
 
-from catalog.models import UNKNOWN_ARTIST, Album, Artist, Genre, Song, forget_catalogue_figures
-from catalog.tags import read_tags
+from catalog.models import UNKNOWN_ARTIST, Album, Artist, Cover, Genre, Song, forget_catalogue_figures
+from catalog.tags import folder_picture, read_picture, read_tags
+from recommender.core.cover_files import MAX_PICTURE_BYTES
 from recommender.core.decoding import AUDIO_EXTENSIONS, TRACKER_EXTENSIONS, AudioError, check_duration, probe
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,15 @@ def import_file(
     provenance: Provenance = Provenance(),
     min_duration: float = 0.0,
     max_duration: float | None = None,
+    min_analysable: float = 0.0,
     owner: AbstractBaseUser | None = None,
     original_name: str | None = None,
 ) -> ImportResult:
     """Add ``path`` to the catalogue, or say why not. Nothing is left half-written.
 
     With ``owner`` the song is that person's private upload: out of the catalogue, and a
-    duplicate only of their own earlier uploads.
+    duplicate only of their own earlier uploads. ``min_duration`` skips shorter files quietly (an
+    import of a folder); ``min_analysable`` refuses them as broken, saying they are too short to analyse.
     """
     display_name = original_name or path.name
     try:
@@ -116,11 +119,10 @@ def import_file(
         return ImportResult(path, Outcome.BROKEN, str(error))
     if info.duration < min_duration:
         return ImportResult(path, Outcome.SKIPPED, f"shorter than {min_duration:.0f} s ({info.duration:.1f} s)")
-    if max_duration is not None:
-        try:
-            check_duration(info, max_seconds=max_duration)
-        except AudioError as error:
-            return ImportResult(path, Outcome.BROKEN, str(error))
+    try:
+        check_duration(info, max_seconds=max_duration, min_seconds=min_analysable)
+    except AudioError as error:
+        return ImportResult(path, Outcome.BROKEN, str(error))
 
     tags = read_tags(path, display_name=display_name)
     stored_name = None
@@ -130,6 +132,7 @@ def import_file(
                 f"songs/{content_hash[:2]}/{content_hash}{path.suffix.lower()}", File(handle)
             )
         licence_name = _store_licence_file(provenance.licence_file)
+        song_cover, album_cover = _covers_for(path, catalogue=owner is None)
         with transaction.atomic():
             artist_name = provenance.artist or tags.artist or UNKNOWN_ARTIST
             artist = _get_or_create_ci(Artist, "name", artist_name)
@@ -155,7 +158,10 @@ def import_file(
                 licence_file=licence_name or "",
                 owner=owner,
                 in_catalogue=owner is None,
+                cover=song_cover,
             )
+            if album is not None and album_cover is not None and album.cover_id is None:
+                Album.objects.filter(pk=album.pk, cover__isnull=True).update(cover=album_cover)
             song.genres.set(_genres_for(owner, [*provenance.genres, *tags.genres]))
     except IntegrityError:
         # Another importer (or a double-clicked upload) stored the same file between our check and our insert.
@@ -171,6 +177,45 @@ def import_file(
     return ImportResult(path, Outcome.IMPORTED, song_id=song.pk)
 
 
+def _covers_for(path: Path, *, catalogue: bool) -> tuple[Cover | None, Cover | None]:
+    """The song's picture and the album's: the one in the file's tags, or the picture file beside it.
+
+    Only a catalogue import looks beside the file (an upload is a lone file in a temporary folder) or gives its
+    album a picture (a private upload's picture is its owner's alone). For the album the picture file beside the
+    songs comes first, as a music folder's ``cover.jpg`` is the album's; for the song, its own tags.
+    """
+    try:
+        embedded = Cover.objects.for_picture(read_picture(path, max_bytes=MAX_PICTURE_BYTES))
+        beside = Cover.objects.for_picture(folder_picture(path, max_bytes=MAX_PICTURE_BYTES)) if catalogue else None
+    except OSError as error:  # the picture could not be stored (a full disk): the song comes in without one
+        logger.warning("No cover for %s: %s", path, error)
+        return None, None
+    return embedded or beside, (beside or embedded) if catalogue else None
+
+
+def find_embedded_cover(song: Song) -> bool:
+    """Give ``song`` the picture embedded in its stored file, if it has none yet (songs imported before covers
+    existed: ``manage.py find_covers``); a catalogue song's picture also becomes its album's, if that has none.
+    Whether a picture was found."""
+    if song.cover_id:
+        return False
+    try:
+        path = Path(song.audio.path)
+    except NotImplementedError:  # remote storage
+        return False
+    try:
+        cover = Cover.objects.for_picture(read_picture(path, max_bytes=MAX_PICTURE_BYTES)) if path.is_file() else None
+    except OSError as error:
+        logger.warning("No cover for %s: %s", path, error)
+        return False
+    if cover is None:
+        return False
+    Song.objects.filter(pk=song.pk).update(cover=cover)
+    if song.album_id and song.in_catalogue:
+        Album.objects.filter(pk=song.album_id, cover__isnull=True).update(cover=cover)
+    return True
+
+
 def _genres_for(owner: AbstractBaseUser | None, names: list[str]) -> list[Genre]:
     """The catalogue's imports create the genres they name; a private upload only joins genres that exist,
     so its tags never show up in anyone's genre menu (``publish_upload`` creates them when it is shared)."""
@@ -179,11 +224,31 @@ def _genres_for(owner: AbstractBaseUser | None, names: list[str]) -> list[Genre]
     return [genre for name in names if (genre := Genre.objects.existing(name)) is not None]
 
 
+def retag_upload(
+    song: Song, *, title: str, artist: str, album: str, genres: list[str], track_number: int | None
+) -> None:
+    """Give an upload the tags its owner wrote (names as import reads them from a file: at most 5 genres, each at
+    most 60 characters, checked by the form).
+
+    A private upload only joins genres that exist, as on import (``_genres_for``): the form refuses the others,
+    so that nothing a person types into their private upload ever shows up in anyone's genre menu.
+    """
+    with transaction.atomic():
+        song.title = title
+        song.artist = _get_or_create_ci(Artist, "name", artist or UNKNOWN_ARTIST)
+        song.album = _get_album(album, song.artist) if album else None
+        song.track_number = track_number
+        song.save(update_fields=["title", "artist", "album", "track_number"])
+        song.genres.set(_genres_for(None if song.in_catalogue else song.owner, genres))
+
+
 def publish_upload(song: Song) -> None:
     """Put an upload in the public catalogue, with the genres its tags name (created now if new)."""
     with transaction.atomic():
         Song.objects.filter(pk=song.pk).update(in_catalogue=True)
         forget_catalogue_figures()  # update() sends no signal
+        if song.album_id and song.cover_id:  # shared, its picture may be its album's too
+            Album.objects.filter(pk=song.album_id, cover__isnull=True).update(cover=song.cover_id)
         try:
             path = Path(song.audio.path)
         except NotImplementedError:  # remote storage: the genres it already has will do

@@ -79,8 +79,10 @@ class StreamSlot:
             cache.delete(self.key)
 
 
-def claim_stream_slot(user_id: int) -> StreamSlot | None:
+def claim_stream_slot(user_id: int | str) -> StreamSlot | None:
     """A free slot among the person's MUSREC_STREAMS_PER_USER, or None when every one is taken.
+
+    ``user_id`` names the person: a user's id, or for a visitor playing a shared playlist, their address.
 
     Redis down reads as "every slot taken and every slot empty" (ForgivingRedisCache): the stream then goes ahead
     uncounted, as the other limits fail open.
@@ -165,9 +167,14 @@ def ranged_file_response(
     return response
 
 
-def audio_file_response(request: HttpRequest, audio: FieldFile, content_type: str) -> HttpResponse:
-    """The stored audio file, ranged; 429 when the person already has MUSREC_STREAMS_PER_USER streams open."""
-    slot = claim_stream_slot(request.user.pk)
+def audio_file_response(
+    request: HttpRequest, audio: FieldFile, content_type: str, *, listener: int | str | None = None
+) -> HttpResponse:
+    """The stored audio file, ranged; 429 when the person already has MUSREC_STREAMS_PER_USER streams open.
+
+    ``listener`` is who the streams are counted for: the request's user unless given (a stream link's signer).
+    """
+    slot = claim_stream_slot(request.user.pk if listener is None else listener)
     if slot is None:
         response = HttpResponse(TOO_MANY_STREAMS, status=429, content_type="text/plain; charset=utf-8")
         response["Cache-Control"] = "no-store"  # a cached refusal would keep the song from playing later

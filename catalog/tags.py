@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mutagen
+from mutagen.flac import Picture
 from mutagen.id3 import ID3
 
 from catalog.genre_tree import is_genre
@@ -117,3 +120,71 @@ def title_from_filename(path: Path) -> tuple[str, int | None]:
     if title.islower():
         title = title.title()
     return (title or path.name)[:MAX_FIELD], number
+
+
+# --- Cover pictures (issue 11 §4): embedded in the tags, or a picture file beside the song --------------------------
+
+# ID3 and FLAC picture type 3 is the front cover; any other picture (the back, the band, a leaflet) comes after it.
+FRONT_COVER = 3
+FOLDER_PICTURE_NAMES = ("cover", "folder", "front", "album")
+FOLDER_PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def read_picture(path: Path, *, max_bytes: int) -> bytes | None:
+    """The picture embedded in ``path``'s tags, front cover first, or None.
+
+    ID3 APIC frames (MP3, WAV, AIFF), FLAC picture blocks, Ogg Vorbis/Opus ``METADATA_BLOCK_PICTURE`` and
+    MP4 ``covr`` atoms. A picture over ``max_bytes`` is passed over, and damaged tags give None, never an error.
+    """
+    try:
+        audio = mutagen.File(str(path))
+    except Exception:  # mutagen raises many kinds of errors for damaged tag blocks
+        return None
+    if audio is None:
+        return None
+    candidates: list[tuple[int, bytes]] = []  # (picture type, data)
+    try:
+        for picture in getattr(audio, "pictures", None) or []:  # FLAC
+            candidates.append((picture.type, picture.data))
+        tags = audio.tags
+        if isinstance(tags, ID3):
+            candidates.extend((frame.type, frame.data) for frame in tags.getall("APIC"))
+        elif tags is not None and hasattr(tags, "get"):
+            for value in tags.get("covr") or []:  # MP4
+                candidates.append((FRONT_COVER, bytes(value)))
+            for encoded in tags.get("metadata_block_picture") or []:  # Vorbis comments: base64 of a FLAC block
+                # base64 takes 4 characters for 3 bytes: anything longer than this cannot fit the limit.
+                if len(encoded) <= max_bytes * 4 // 3 + 1024:
+                    picture = _vorbis_picture(encoded)
+                    if picture is not None:
+                        candidates.append((picture.type, picture.data))
+    except Exception:
+        return None
+    usable = [(kind != FRONT_COVER, data) for kind, data in candidates if data and len(data) <= max_bytes]
+    return min(usable, key=lambda item: item[0])[1] if usable else None
+
+
+def _vorbis_picture(encoded: str) -> Picture | None:
+    try:
+        return Picture(base64.b64decode(encoded, validate=False))
+    except (binascii.Error, ValueError, mutagen.MutagenError, IndexError, TypeError):
+        return None
+
+
+def folder_picture(path: Path, *, max_bytes: int) -> bytes | None:
+    """The picture file beside ``path`` (``cover.jpg``, ``folder.jpg``, ``front.png``…, any case), or None.
+
+    Only regular files of at most ``max_bytes`` are read.
+    """
+    folder = path.parent
+    for name in FOLDER_PICTURE_NAMES:
+        for suffix in FOLDER_PICTURE_SUFFIXES:
+            spellings = (name + suffix, name.capitalize() + suffix, (name + suffix).upper())
+            for spelling in spellings:
+                candidate = folder / spelling
+                try:
+                    if candidate.is_file() and 0 < candidate.stat().st_size <= max_bytes:
+                        return candidate.read_bytes()[: max_bytes + 1]
+                except OSError:
+                    continue
+    return None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import views, views_listening, views_playlist_files, views_playlists
+from catalog import views, views_artwork, views_listening, views_playlist_files, views_playlists
 
 app_name = "catalog"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("songs/<int:pk>/", views.song_detail, name="song_detail"),
     path("songs/<int:pk>/audio", views.song_audio, name="song_audio"),
     path("songs/<int:pk>/licence", views.song_licence, name="song_licence"),
+    path("covers/<int:pk>/<int:size>/<slug:token>.jpg", views_artwork.cover, name="cover"),
     # --- Listening: player, plays, history, likes (catalog/views_listening.py) ---
     path("plays/", views_listening.play_record, name="play_record"),
     path("history/", views_listening.history, name="history"),
@@ -38,6 +39,7 @@ urlpatterns = [
     path("playlists/<int:pk>/export.<slug:fmt>", views_playlist_files.playlist_export, name="playlist_export"),
     path("shared/<uuid:token>/", views_playlists.playlist_shared, name="playlist_shared"),
     path("shared/<uuid:token>/copy", views_playlists.playlist_shared_copy, name="playlist_shared_copy"),
+    path("shared/<uuid:token>/songs/<int:pk>/audio", views.shared_song_audio, name="shared_song_audio"),
     path(
         "shared/<uuid:token>/export.<slug:fmt>",
         views_playlist_files.playlist_shared_export,

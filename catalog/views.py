@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import hashlib
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -23,7 +25,9 @@ from catalog.models import (
     catalogue_song_count,
     genre_menu,
 )
+from catalog.stream_links import StreamLinkRefused, stream_link_holder
 from catalog.streaming import accel_redirect_response, audio_file_response, read_stored_file
+from catalog.views_playlists import get_shared_playlist
 
 CATALOGUE_PAGE_SECONDS = 60
 
@@ -62,15 +66,25 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "query": query,
         "sort": sort,
-        "sort_choices": SORT_CHOICES,
+        "sort_options": _sort_options(query, sort),
         "genre": genre,
         "total_songs": catalogue_song_count(),
     }
     if wants_fragment(request):
-        # Search as you type swaps the results only: the genre menu is not redrawn.
+        # Search as you type swaps the results only: the genre menu is not redrawn, the sort menu's choices are.
+        context["sort_menu_follows"] = True
         return render(request, "catalog/song_list.html#results", context)
     context["genres"] = genre_menu()
     return render(request, "catalog/song_list.html", context)
+
+
+def _sort_options(query: str, sort: str) -> list[tuple[str, str, bool]]:
+    """The sort menu: ``(value, label, chosen)``. The first choice, "", is the order of the list when none is chosen:
+    by best match while searching, else by title, and then "Title (A–Z)" is not offered a second time."""
+    default = "Best match" if query else SORT_CHOICES["title"]
+    choices = [("", default), *((key, label) for key, label in SORT_CHOICES.items() if query or key != "title")]
+    chosen = sort if query or sort != "title" else ""
+    return [(value, label, value == chosen) for value, label in choices]
 
 
 def _catalogue_page(songs: SongQuerySet, number: str | None, *, asked: tuple[object, ...]) -> Page:
@@ -101,14 +115,39 @@ def song_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-@login_required
 def song_audio(request: HttpRequest, pk: int) -> HttpResponse:
-    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
+    """A song's audio for the person signed in, or for a player holding an exported playlist's link (``key``)."""
+    if "key" in request.GET:
+        # A stream link (catalog.stream_links) plays without a session, as its signer may: never more.
+        try:
+            listener = stream_link_holder(request.GET["key"], pk)
+        except StreamLinkRefused as refused:
+            # In words, for whoever opens the link in a browser; a player only needs the status.
+            return HttpResponseForbidden(f"{refused}\n", content_type="text/plain; charset=utf-8")
+    elif request.user.is_authenticated:
+        listener = request.user
+    else:
+        return redirect_to_login(request.get_full_path())
+    song = get_object_or_404(Song.objects.visible_to(listener), pk=pk)
+    return _stream(request, song, listener=listener.pk)
+
+
+@require_safe
+def shared_song_audio(request: HttpRequest, token: UUID, pk: int) -> HttpResponse:
+    """A song of a shared playlist, for anyone holding its link: only while it is shared, only its catalogue songs."""
+    playlist = get_shared_playlist(token)
+    song = get_object_or_404(Song.objects.catalogue().filter(pk__in=playlist.items.values("song_id")), pk=pk)
+    # A visitor's streams are counted per address, as sign-ups are: there is no one else to count them for.
+    listener = request.user.pk if request.user.is_authenticated else f"address:{request.META.get('REMOTE_ADDR', '')}"
+    return _stream(request, song, listener=listener)
+
+
+def _stream(request: HttpRequest, song: Song, *, listener: int | str) -> HttpResponse:
     if prefix := settings.MUSREC_ACCEL_REDIRECT_PREFIX:
         # nginx sends the file (ranges, slow listeners); Django has checked that this person may have it.
         response = accel_redirect_response(prefix, song.audio.name, song.audio_content_type)
     else:
-        response = audio_file_response(request, song.audio, song.audio_content_type)
+        response = audio_file_response(request, song.audio, song.audio_content_type, listener=listener)
     response.setdefault("Cache-Control", "private, max-age=3600")
     return response
 

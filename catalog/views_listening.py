@@ -125,9 +125,14 @@ def song_rate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def song_rating_buttons(request: HttpRequest, pk: int) -> HttpResponse:
-    """The like/dislike buttons of one song, for the player bar to show beside the song it plays."""
+def song_rating_buttons(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The like/dislike buttons of one song, for the player bar to show beside the song it plays.
+
+    Opened by its address, the buttons alone would be an unstyled scrap: the song's page shows them instead.
+    """
     song = _get_song_for_user(request, pk)
+    if not wants_fragment(request):
+        return redirect(song)
     return render(request, "catalog/_rate.html", {"song": song, "in_player": True})
 
 

@@ -11,12 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.forms import ImportForm
-from catalog.models import Playlist
+from catalog.models import Playlist, PlaylistItem
 from catalog.playlist_files import MAX_IMPORT_BYTES, Track, write_m3u8, write_xspf
+from catalog.stream_links import shared_stream_url, signed_stream_url
 from catalog.views_playlists import get_playlist_for_user, get_shared_playlist, render_playlist_list
 
 EXPORT_TYPES = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
@@ -25,21 +25,32 @@ EXPORT_TYPES = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
 @require_GET
 @login_required
 def playlist_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    return _export(request, get_playlist_for_user(request, pk), fmt)
+    return _export(request, get_playlist_for_user(request, pk), fmt, shared=False)
 
 
 @require_GET
 def playlist_shared_export(request: HttpRequest, token: UUID, fmt: str) -> HttpResponse:
-    return _export(request, get_shared_playlist(token), fmt)
+    return _export(request, get_shared_playlist(token), fmt, shared=True)
 
 
-def _export(request: HttpRequest, playlist: Playlist, fmt: str) -> HttpResponse:
-    """The playlist as an M3U8 or XSPF download, listing only the songs the downloader may see."""
+def _export(request: HttpRequest, playlist: Playlist, fmt: str, *, shared: bool) -> HttpResponse:
+    """The playlist as an M3U8 or XSPF download, listing only the songs the downloader may see.
+
+    Its links play without a session, in VLC or mpv (``catalog.stream_links``): a shared playlist's for as long as it
+    is shared, the owner's own signed for them and valid for ``MUSREC_STREAM_LINK_DAYS`` days.
+    """
     if fmt not in EXPORT_TYPES:
         raise Http404("Playlists export as .m3u8 or .xspf.")
+
+    def location(item: PlaylistItem) -> str:
+        if shared and item.song.in_catalogue:
+            return shared_stream_url(request, playlist.share_token, item.song_id)
+        # The owner's, or in a shared playlist the downloader's own upload, which the share does not open to others.
+        return signed_stream_url(request, item.song_id, request.user)
+
     tracks = [
         Track(
-            location=request.build_absolute_uri(reverse("catalog:song_audio", args=[item.song_id])),
+            location=location(item),
             title=item.song.title,
             artist=item.song.artist.name,
             album=item.song.album.title if item.song.album else "",

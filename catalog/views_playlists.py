@@ -121,6 +121,7 @@ def _detail_context(
     for item in page.object_list:
         item.label = item.song.title if item.song_visible else "a song you can no longer play"
     Rating.objects.attach(request.user, [item.song for item in page.object_list])
+    Song.objects.note_repeated_titles(item.song for item in page.object_list)
     seed = None
     if playlist.seed_id and Song.objects.visible_to(request.user).filter(pk=playlist.seed_id).exists():
         seed = playlist.seed
@@ -424,13 +425,14 @@ def _safe_next(request: HttpRequest) -> str:
 
 @require_GET
 def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
-    """A public playlist, read-only, for anyone with its link, visitors included (they see no audio)."""
+    """A public playlist, read-only, for anyone with its link; visitors listen through the share's own song links."""
     playlist = get_shared_playlist(token)
     # In pages: a shared link is open to anyone, and a playlist may hold thousands of songs.
     page = Paginator(playlist.visible_items(request.user), PLAYLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     items = list(page.object_list)
     if request.user.is_authenticated:
         Rating.objects.attach(request.user, [item.song for item in items])
+    Song.objects.note_repeated_titles(item.song for item in items)
     context = {
         "playlist": playlist,
         "items": items,

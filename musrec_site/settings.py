@@ -237,10 +237,17 @@ MUSREC_MIN_IMPORT_SECONDS = env_int("MUSREC_MIN_IMPORT_SECONDS", 0)
 # docs/quality.md), or one network alone, msd_musicnn (the embedding before issue 10) or mtt_musicnn. Changing it
 # re-analyses every song in the background; recommendations use the songs analysed so far meanwhile.
 MUSREC_MODEL = env_choice("MUSREC_MODEL", "musicnn_pair", ("musicnn_pair", "msd_musicnn", "mtt_musicnn"))
+# The model registry: each trained genre model's folder (model, labels, model card, charts), issue 10.
+MUSREC_MODEL_DIR = Path(env_str("MUSREC_MODEL_DIR", str(VAR_DIR / "models")))
 # Songs analysed in one forward pass of the network; 0 means 16 when TensorFlow sees a GPU, else 1.
 MUSREC_BATCH_SONGS = env_int("MUSREC_BATCH_SONGS", 0)
 # Longer recordings (DJ sets, endless streams) are refused rather than analysed for minutes.
 MUSREC_MAX_ANALYSIS_SECONDS = env_int("MUSREC_MAX_ANALYSIS_SECONDS", 3 * 3600)
+# Shorter recordings are refused: the network listens to windows of 3 s (recommender/core/mel.py, PATCH_SECONDS),
+# and a shorter file is padded with silence, so its tags and neighbours describe mostly silence (a 0.2 s click
+# came out "Electronic" with ten confident recommendations). One window, in whole seconds, is the least that is
+# (all but 8 ms of) sound.
+MUSREC_MIN_ANALYSIS_SECONDS = env_int("MUSREC_MIN_ANALYSIS_SECONDS", 3, minimum=1)
 MUSREC_UPLOAD_MAX_MB = env_int("MUSREC_UPLOAD_MAX_MB", 50)
 MUSREC_UPLOAD_MAX_MINUTES = env_int("MUSREC_UPLOAD_MAX_MINUTES", 20)
 MUSREC_PLAYLIST_DEFAULT = 10
@@ -284,6 +291,9 @@ MUSREC_PLAYS_PER_MINUTE = env_int("MUSREC_PLAYS_PER_MINUTE", 60, minimum=0)
 MUSREC_STREAMS_PER_USER = env_int("MUSREC_STREAMS_PER_USER", 4, minimum=0)
 # A stream whose listener reads nothing for this many seconds is ended, giving its thread back (nginx's send_timeout).
 MUSREC_STREAM_SEND_TIMEOUT = env_int("MUSREC_STREAM_SEND_TIMEOUT", 60, minimum=0)
+# An exported playlist's song links play without a session (VLC, mpv keep none) for this many days, for whoever
+# holds the file: long enough to listen for a week, short enough that a file passed on stops working.
+MUSREC_STREAM_LINK_DAYS = env_int("MUSREC_STREAM_LINK_DAYS", 7, minimum=1)
 # Behind nginx, e.g. "/protected-media/": Django checks access and nginx sends the file from that internal location.
 MUSREC_ACCEL_REDIRECT_PREFIX = env_str("MUSREC_ACCEL_REDIRECT_PREFIX")
 # Counted in the "default" cache (above). Django's RedisCache increments atomically (INCR), but django-ratelimit

@@ -7,9 +7,14 @@ class RecommenderConfig(AppConfig):
     name = "recommender"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from catalog.models import Song
         from catalog.signals import catalogue_changed, songs_imported
+        from recommender.artwork import forget_drawn_covers
         from recommender.jobs import queue_imported_songs
         from recommender.models import forget_starter_choices
 
         songs_imported.connect(queue_imported_songs, dispatch_uid="recommender.queue_imported_songs")
         catalogue_changed.connect(forget_starter_choices, dispatch_uid="recommender.forget_starter_choices")
+        post_delete.connect(forget_drawn_covers, sender=Song, dispatch_uid="recommender.forget_drawn_covers")

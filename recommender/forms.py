@@ -7,6 +7,7 @@ see), so a forged or foreign id is just an invalid choice: the same answer wheth
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,18 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from catalog.forms import PlaylistNameField
-from catalog.models import Genre, Song
+from catalog.genre_tree import is_genre
+from catalog.models import UNKNOWN_ARTIST, Genre, Song
+from catalog.tags import MAX_FIELD, MAX_GENRE_LENGTH, MAX_GENRES
 from recommender import personal
 from recommender.core import paths
 from recommender.core.decoding import AUDIO_EXTENSIONS
 from recommender.models import Embedding, active_model_key
 
 # --- Uploads and the playlist grown from a song ------------------------------------------------------------
+
+# Genres as people type them: "Rock, Jazz" or "Rock; Jazz", as files' tags separate them (catalog/tags.py).
+GENRE_SEPARATOR = re.compile(r"\s*[;,]\s*")
 
 
 class UploadForm(forms.Form):
@@ -48,6 +54,58 @@ class UploadForm(forms.Form):
                 f"Musrec cannot read {shown}. Upload MP3, Ogg, Opus, FLAC, WAV, AIFF, m4a or AAC."
             )
         return upload
+
+
+class UploadTagsForm(forms.Form):
+    """An upload's tags as its owner corrects them, held to what an import takes from a file's tags."""
+
+    title = forms.CharField(max_length=MAX_FIELD)
+    artist = forms.CharField(max_length=MAX_FIELD, required=False, help_text="Empty: unknown artist")
+    album = forms.CharField(max_length=MAX_FIELD, required=False)
+    track_number = forms.IntegerField(label="Track number", min_value=1, max_value=9999, required=False)
+    genres = forms.CharField(
+        max_length=MAX_GENRES * (MAX_GENRE_LENGTH + 2),
+        required=False,
+        help_text=f"At most {MAX_GENRES}, separated by commas",
+    )
+
+    def __init__(self, *args: Any, song: Song, **kwargs: Any) -> None:
+        if not kwargs.get("data") and not args:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "title": song.title,
+                    "artist": "" if song.artist.name == UNKNOWN_ARTIST else song.artist.name,
+                    "album": song.album.title if song.album else "",
+                    "track_number": song.track_number,
+                    "genres": ", ".join(g.name for g in song.genres.all()),
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.song = song
+
+    def clean_genres(self) -> list[str]:
+        names, seen = [], set()
+        for name in GENRE_SEPARATOR.split(self.cleaned_data["genres"]):
+            name = " ".join(name.split())
+            if not name or name.casefold() in seen:
+                continue
+            if len(name) > MAX_GENRE_LENGTH:
+                raise forms.ValidationError(f"A genre has at most {MAX_GENRE_LENGTH} characters.")
+            if not is_genre(name):
+                raise forms.ValidationError(f"“{name}” is not a genre.")
+            seen.add(name.casefold())
+            names.append(name)
+        if len(names) > MAX_GENRES:
+            raise forms.ValidationError(f"A song has at most {MAX_GENRES} genres.")
+        # A private upload never creates a genre: what it names would show in everyone's genre menu.
+        new = [] if self.song.in_catalogue else [name for name in names if Genre.objects.existing(name) is None]
+        if new:
+            raise forms.ValidationError(
+                f"“{new[0]}” is not a genre of the catalogue yet, and a private upload only joins genres that "
+                "exist. Add the song to the public catalogue first, or choose another."
+            )
+        return names
 
 
 PLAYLIST_SIZES = sorted(

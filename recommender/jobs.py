@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import OperationalError, close_old_connections, connection, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -238,6 +238,7 @@ def _analyse_claimed(songs: list[Song], model: Embedder, token: uuid.UUID) -> No
             [p for p in paths if p is not None],
             model=model,
             max_seconds=settings.MUSREC_MAX_ANALYSIS_SECONDS,
+            min_seconds=settings.MUSREC_MIN_ANALYSIS_SECONDS,
         )
         results_iter = iter(results)
         for song, path in zip(songs, paths, strict=True):
@@ -476,7 +477,11 @@ def refresh_neighbour_similarity() -> int:
         everything = cache.add(REFRESHED_RECENTLY, True, timeout=FULL_REFRESH_EVERY.total_seconds())
     if not (new or everything):
         return 0
-    updated = Embedding.objects.refresh_neighbour_similarity(everything=everything)
+    try:
+        updated = Embedding.objects.refresh_neighbour_similarity(everything=everything)
+    except OperationalError as error:  # the rows were locked for longer than lock_timeout: next minute
+        logger.warning("Neighbour similarity (CSLS) not refreshed this time: %s", error)
+        return 0
     if everything:
         cache.set(REFRESHED_FOR_SIZE, size, timeout=None)
     return updated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,12 +16,21 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from pgvector.django import HnswIndex, VectorField
 
-from catalog.models import Artist, Genre, Song, SongQuerySet, artist_group_key, genre_song_ids
+from catalog.models import (
+    Artist,
+    Genre,
+    Song,
+    SongQuerySet,
+    artist_group_key,
+    catalogue_generation,
+    genre_song_ids,
+)
 from recommender.core.analysis import model_key
 from recommender.core.embedders import load_card
 from recommender.core.hubs import CSLS_WEIGHT, neighbour_similarity
 from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
-from recommender.core.vectors import unit_length
+from recommender.core.sounds_like import sounds_like
+from recommender.core.vectors import pair_similarity_quantiles, unit_length
 
 # The widths of vector the database indexes (one HNSW index each, on the vectors of that width): an embedder of
 # another width works, ranked exactly, and wants a migration that adds its index.
@@ -57,6 +67,51 @@ def forget_starter_choices(**kwargs: object) -> None:
     cache.delete(starter_cache_key("songs", model))
 
 
+# A similarity is shown as its place among the cosines of pairs of catalogue songs (a "match" of 0 to 100 %): a cosine
+# means little to a person, and on its own it can be negative. The scale comes from a sample of the catalogue, every
+# pair of it (300 songs: 44,850 pairs, a few milliseconds), kept per model and catalogue generation; the expiry
+# brings in songs analysed since, whose embeddings change no generation.
+SCALE_SAMPLE = 300
+SCALE_SECONDS = 600
+
+
+def catalogue_sample(model: str | None = None) -> np.ndarray | None:
+    """Up to ``SCALE_SAMPLE`` unit vectors [shape=(n, d)] of analysed catalogue songs in ``model``'s space (the active
+    one by default), the same sample until the catalogue changes; None while there are none."""
+    model = model or active_model_key()
+    key = f"similarity-sample:{model}:{catalogue_generation()}"
+    found = cache.get(key)
+    if found is not None:
+        return np.asarray(found, np.float32) if len(found) else None
+    embeddings = Embedding.objects.filter(model=model, song__in=Song.objects.catalogue())
+    ids = list(embeddings.order_by("song_id").values_list("song_id", flat=True))
+    # A fixed seed: the same catalogue gives the same sample, so a song's match does not change from page to page.
+    chosen = random.Random(0).sample(ids, SCALE_SAMPLE) if len(ids) > SCALE_SAMPLE else ids
+    rows = embeddings.filter(song_id__in=chosen).order_by("song_id").values_list("vector", flat=True)
+    vectors = [np.asarray(vector, np.float32) for vector in rows]
+    sample = unit_length(np.stack(vectors), dtype=np.float32) if vectors else None
+    # float16 halves what the cache holds (240 KB for 300 vectors of 400): a match is shown in whole percents.
+    cache.set(key, [] if sample is None else sample.astype(np.float16), SCALE_SECONDS)
+    return sample
+
+
+def similarity_scale(model: str | None = None) -> np.ndarray | None:
+    """The quantiles of the cosines of pairs of catalogue songs in ``model``'s space (the active one by default).
+
+    None while the catalogue has fewer than two analysed songs. Read a similarity on it with
+    ``recommender.core.vectors.percentile_among_pairs``.
+    """
+    model = model or active_model_key()
+    key = f"similarity-scale:{model}:{catalogue_generation()}"
+    found = cache.get(key)
+    if found is not None:
+        return np.asarray(found) if found else None
+    sample = catalogue_sample(model)
+    scale = pair_similarity_quantiles(sample) if sample is not None and len(sample) >= 2 else None
+    cache.set(key, [] if scale is None else scale.tolist(), SCALE_SECONDS)
+    return scale
+
+
 class EmbeddingQuerySet(models.QuerySet["Embedding"]):
     def active(self) -> EmbeddingQuerySet:
         return self.filter(model=active_model_key())
@@ -80,7 +135,10 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         r = neighbour_similarity(
             target_vectors, among=among_vectors, ids=np.array(target_ids), among_ids=np.array(among_ids)
         )
-        with connection.cursor() as cursor:
+        # Maintenance must never wait on somebody's long transaction (the worker would stop analysing meanwhile):
+        # if the rows are locked, this round is skipped and the next minute's tries again.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
             cursor.execute(
                 f"""UPDATE {self.model._meta.db_table} e SET neighbour_similarity = v.r
                     FROM unnest(%s::bigint[], %s::float8[]) AS v(song_id, r)
@@ -92,6 +150,38 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
     def of_song(self, song: Song) -> Embedding | None:
         """``song``'s embedding in the active model; None until it is analysed."""
         return self.active().filter(song=song).first()
+
+    def centroids(
+        self, group: str, *, among: SongQuerySet | None = None, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The mean embedding of each artist's (``group="artist"``) or album's (``"album"``) songs.
+
+        Songs in ``among`` (the catalogue by default) with a vector in ``model``'s space (the active one by
+        default); averaged by pgvector in the database, so no vector travels but the means. Returns the group
+        ids and their means scaled to unit length, ``[shape=(n,)]`` and ``[shape=(n, d)]``; only vectors of the
+        model's commonest width are averaged (one model has one width; a test's may differ).
+        """
+        column = {"artist": "artist_id", "album": "album_id"}[group]
+        songs = Song.objects.catalogue() if among is None else among
+        song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT s.{column}, e.dimensions, COUNT(*), AVG(e.vector)::real[]
+                    FROM {self.model._meta.db_table} e JOIN {Song._meta.db_table} s ON s.id = e.song_id
+                    WHERE e.model = %s AND s.{column} IS NOT NULL AND e.song_id IN ({song_sql})
+                    GROUP BY 1, 2 ORDER BY 1""",
+                [model or active_model_key(), *song_params],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        widths: dict[int, int] = {}
+        for _, width, count, _ in rows:
+            widths[width] = widths.get(width, 0) + count
+        width = max(widths, key=lambda w: (widths[w], w))
+        rows = [row for row in rows if row[1] == width]
+        ids = np.array([row[0] for row in rows], np.int64)
+        return ids, unit_length(np.array([row[3] for row in rows], np.float32), dtype=np.float32)
 
     def similar_songs(
         self, song: Song, *, k: int = 10, genre: Genre | None = None, max_per_artist: int | None = 2
@@ -204,7 +294,11 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
-        related = Song.objects.with_relations() if with_genres else Song.objects.select_related("artist", "album")
+        related = (
+            Song.objects.with_relations()
+            if with_genres
+            else Song.objects.select_related("artist", "album").with_title_notes()
+        )
         by_id = related.in_bulk([c.song_id for c in chosen])
         playlist = []
         for candidate in chosen:
@@ -263,12 +357,9 @@ class Embedding(models.Model):
         return f"{self.song} ({self.model})"
 
     def top_tags(self, n: int = 8) -> list[tuple[str, float]]:
-        """The ``n`` best-scoring tags, each named once: a tag both networks know ("rock") keeps its higher score."""
-        best: dict[str, float] = {}
-        for key, score in self.tag_scores.items():
-            name = key.rpartition(":")[2]
-            best[name] = max(score, best.get(name, 0.0))
-        return sorted(best.items(), key=lambda item: item[1], reverse=True)[:n]
+        """Up to ``n`` confident tags to show, each named once, none about a voice the song does not have
+        (``recommender.core.sounds_like``)."""
+        return sounds_like(self.tag_scores, n)
 
 
 @receiver([post_save, post_delete], sender=Embedding)
@@ -276,3 +367,6 @@ def embedding_changed(sender: type[Embedding], **kwargs: object) -> None:
     # Again once committed: a page drawn meanwhile from the old rows may have stored them again.
     forget_starter_choices()
     transaction.on_commit(forget_starter_choices)
+
+
+from recommender.genre_registry import GenreModel  # noqa: E402,F401

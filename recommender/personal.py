@@ -45,8 +45,8 @@ from catalog.models import (
 )
 from recommender.core import paths, taste
 from recommender.core.rules import Candidate
-from recommender.core.vectors import unit_length
-from recommender.models import STARTER_SECONDS, Embedding, active_model_key, starter_cache_key
+from recommender.core.vectors import similarity_quantiles, unit_length
+from recommender.models import STARTER_SECONDS, Embedding, active_model_key, catalogue_sample, starter_cache_key
 
 FOR_YOU_SIZE = 20
 EXTEND_MIN, EXTEND_DEFAULT, EXTEND_MAX = 5, 10, 50
@@ -65,6 +65,8 @@ MAX_POSITIVES = 300
 # With fewer liked songs than this, the genres picked when starting out still count, each as one centre.
 MIN_HISTORY = 3
 GENRE_WEIGHT = LIKE
+# A person's latest uploads, each a centre of its own (see taste_of); older ones join the clustered songs.
+MAX_UPLOAD_CENTRES = 4
 GENRE_SAMPLE = 300
 # A negative this strong or stronger (a dislike, several recent skips) also removes the songs nearer to it
 # than to the centre that found them; a single skip only moves centres.
@@ -72,6 +74,8 @@ STRONG_NEGATIVE = -1.5
 # Each centre asks the database for this many times its share of the list, so that songs lost to the
 # playlist rules and to overlaps between centres are made up.
 OVERFETCH = 2.0
+# Extend asks again this much deeper when the rules left it short: 10 songs asked for look at 400 candidates.
+DEEP_OVERFETCH = 10.0
 PATH_CANDIDATES = 12
 STARTER_SONGS = 12
 PLAY_COUNT_OFTEN = 3
@@ -97,13 +101,28 @@ class Signals:
 
 
 @dataclass(frozen=True)
+class Credit:
+    """A song of the person's own that a centre was made from, and the words that name it."""
+
+    song: Song
+    vector: np.ndarray  # [shape=(d,)], unit length
+    reason: str
+
+
+@dataclass(frozen=True)
 class TasteCentre:
-    """One centre of a person's taste, with the words that explain what it found."""
+    """One centre of a person's taste, with the words that explain what it found.
+
+    ``credits`` are the person's songs the centre was made from: each song found near the centre is credited to
+    the one of them it is most like, so that a centre of ten likes does not name the same one for all it finds.
+    Without credits (a genre, a playlist being extended) the centre's own ``reason`` and ``song`` are given.
+    """
 
     vector: np.ndarray  # [shape=(d,)], unit length
     weight: float
     reason: str
     song: Song | None = None  # the song the reason names (None for a genre)
+    credits: tuple[Credit, ...] = ()
 
 
 @dataclass
@@ -193,38 +212,57 @@ def taste_of(
     seed: int = 0,
     max_centres: int = taste.MAX_CENTRES,
 ) -> list[TasteCentre]:
-    """The centres of ``user``'s taste: from their songs, plus their favourite genres while history is short."""
+    """The centres of ``user``'s taste: from their songs, plus their favourite genres while history is short.
+
+    Each of their latest ``MAX_UPLOAD_CENTRES`` uploads is a centre of its own: an upload says "songs like this
+    one" in so many words, and clustered with a person's likes it could be averaged away. The other songs are
+    clustered (``taste.taste_centres``).
+    """
     signals = signals if signals is not None else read_signals(user)
     positives = dict(sorted(signals.positives().items(), key=lambda item: -item[1])[:MAX_POSITIVES])
     negatives = signals.negatives()
     vectors = vectors_of([*positives, *negatives], model=model)
     positive_ids = [song_id for song_id in positives if song_id in vectors]
     negative_ids = [song_id for song_id in negatives if song_id in vectors]
-    centres: list[TasteCentre] = []
-    total = 0.0
-    if positive_ids:
+    against = {
+        "negatives": np.stack([vectors[i] for i in negative_ids]) if negative_ids else None,
+        "negative_weights": np.array([negatives[i] for i in negative_ids]) if negative_ids else None,
+    }
+    latest_uploads = Song.objects.uploads_of(user).order_by("-added_at", "-pk").values_list("pk", flat=True)
+    upload_ids = [song_id for song_id in latest_uploads[:MAX_UPLOAD_CENTRES] if song_id in positive_ids]
+    clustered_ids = [song_id for song_id in positive_ids if song_id not in upload_ids]
+    named = Song.objects.in_bulk(positive_ids)
+
+    def credit(song_id: int) -> Credit:
+        song = named[song_id]
+        reason = reason_for(signals.kinds.get(song_id, "like"), song, signals.playlists.get(song_id))
+        return Credit(song, vectors[song_id], reason)
+
+    groups: list[tuple[np.ndarray, float, list[int], int]] = []  # vector, weight, members, representative
+    if clustered_ids:
+        weights = np.array([positives[i] for i in clustered_ids])
         found = taste.taste_centres(
-            np.stack([vectors[i] for i in positive_ids]),
-            np.array([positives[i] for i in positive_ids]),
-            negatives=np.stack([vectors[i] for i in negative_ids]) if negative_ids else None,
-            negative_weights=np.array([negatives[i] for i in negative_ids]) if negative_ids else None,
-            max_centres=max_centres,
-            seed=seed,
+            np.stack([vectors[i] for i in clustered_ids]), weights, max_centres=max_centres, seed=seed, **against
         )
-        total = sum(positives[i] for i in positive_ids)
-        named = Song.objects.in_bulk([positive_ids[c.representative] for c in found])
         for centre in found:
-            song = named[positive_ids[centre.representative]]
-            kind = signals.kinds.get(song.pk, "like")
-            reason = reason_for(kind, song, signals.playlists.get(song.pk))
-            centres.append(TasteCentre(centre.vector, centre.weight * total, reason, song))
+            members = [clustered_ids[m] for m in centre.members]
+            groups.append(
+                (centre.vector, centre.weight * float(weights.sum()), members, clustered_ids[centre.representative])
+            )
+    for song_id in upload_ids:
+        (alone,) = taste.taste_centres(vectors[song_id][None], np.array([positives[song_id]]), **against)
+        groups.append((alone.vector, positives[song_id], [song_id], song_id))
+    centres = [
+        TasteCentre(vector, weight, credit(representative).reason, named[representative], tuple(map(credit, members)))
+        for vector, weight, members, representative in sorted(groups, key=lambda group: -group[1])
+    ]
     if len(positive_ids) < MIN_HISTORY:
         for genre in user.favourite_genres.all():
             vector = genre_centre(genre, model=model)
             if vector is not None:
                 centres.append(TasteCentre(vector, GENRE_WEIGHT, f"Because you like {genre.name}"))
     weight = sum(c.weight for c in centres)
-    return [TasteCentre(c.vector, c.weight / weight, c.reason, c.song) for c in centres]
+    return [TasteCentre(c.vector, c.weight / weight, c.reason, c.song, c.credits) for c in centres]
 
 
 def genre_centre(genre: Genre, *, model: str) -> np.ndarray | None:
@@ -246,7 +284,7 @@ def for_you(
     max_per_artist: int | Literal["setting"] | None = "setting",
     max_centres: int = taste.MAX_CENTRES,
 ) -> Recommendations:
-    """Catalogue songs ``user`` has not heard lately, rated or uploaded, near the centres of their taste.
+    """Catalogue songs ``user`` has not heard lately, rated, uploaded or put in a playlist, near their taste's centres.
 
     ``max_per_artist`` is ``MUSREC_MAX_PER_ARTIST`` unless given (None: no limit); ``max_centres=1`` gives the
     one-average taste that bench/personalisation.py compares with.
@@ -267,6 +305,10 @@ def for_you(
             .values_list("song_id", flat=True)
         )
         | set(Song.objects.uploads_of(user).values_list("pk", flat=True))
+        # Songs they put in a playlist themselves are known to them too (and would be credited to themselves).
+        | set(
+            PlaylistItem.objects.filter(playlist__in=Playlist.objects.owned_by(user)).values_list("song_id", flat=True)
+        )
     )
     pool = _leaving_out(Song.objects.catalogue(), known)
     strong = [song_id for song_id, w in signals.weights.items() if w <= STRONG_NEGATIVE]
@@ -291,6 +333,7 @@ def _near_centres(
     max_per_artist: int | None,
     avoid: dict[int, np.ndarray] | None = None,
     taken: Sequence[Song] = (),
+    overfetch: float = OVERFETCH,
 ) -> list[Song]:
     """Up to ``k`` songs of ``pool`` near the centres, interleaved by weight, each with its reason."""
     lists = [
@@ -298,7 +341,7 @@ def _near_centres(
             among=pool,
             vector=centre.vector,
             model=model,
-            k=min(1000, max(3, math.ceil(OVERFETCH * k * centre.weight))),
+            k=min(1000, max(3, math.ceil(overfetch * k * centre.weight))),
             max_per_artist=max_per_artist,
             with_genres=False,  # For you and an extended playlist show none
         )
@@ -319,13 +362,34 @@ def _near_centres(
     merged = taste.merge_by_weight(
         candidate_lists, [c.weight for c in centres], k=k, max_per_artist=max_per_artist, taken=already
     )
-    result = []
+    # A similarity to a centre is read among the catalogue's similarities to that centre ("closer to this side of
+    # your taste than 90 % of the catalogue"): a centre is nearer its songs than songs are to each other.
+    sample = catalogue_sample(model)
+    scales = [similarity_quantiles(centre.vector, sample) if sample is not None else None for centre in centres]
+    result: list[Song] = []
+    slots: dict[int, list[int]] = {}  # per centre, where its songs stand in the list
     for index, candidate in merged:
         song = found[candidate.song_id]
-        song.similarity = candidate.similarity
-        song.reason = centres[index].reason
-        song.reason_song = centres[index].song
+        centre = centres[index]
+        song.similarity, song.reason, song.reason_song = candidate.similarity, centre.reason, centre.song
+        song.centre, song.match_scale = index, scales[index]
+        if centre.credits:
+            # The reason names the song of the person's own it is most like, whichever centre found it (two close
+            # uploads' centres find the same songs: each is named for those most like it); its match stays the
+            # centre's, the side of their taste that ranked it.
+            # Never a song for itself (another copy of a recording the person has: an extended playlist's song).
+            credits = [c for other in centres for c in other.credits if c.song.content_hash != song.content_hash]
+            if credits:
+                best = max(credits, key=lambda credit: float(vectors[song.pk] @ credit.vector))
+                song.reason, song.reason_song = best.reason, best.song
+        slots.setdefault(index, []).append(len(result))
         result.append(song)
+    # The centres take turns (merge_by_weight); within each centre's turns the closest song comes first, so the
+    # matches read in order down each kind of music the list mixes (CSLS chose the songs, in its own order).
+    for positions in slots.values():
+        ordered = sorted((result[p] for p in positions), key=lambda s: -s.similarity)
+        for position, song in zip(positions, ordered, strict=True):
+            result[position] = song
     return result
 
 
@@ -403,7 +467,16 @@ def start(user: AbstractBaseUser, *, genres: Sequence[Genre], songs: Sequence[So
 # --- Extending a playlist ----------------------------------------------------------------------------------
 
 
-def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> list[Song]:
+@dataclass
+class Extension:
+    """What extending a playlist added, and, when it is fewer songs than asked for, why in words."""
+
+    songs: list[Song]
+    asked: int
+    shortfall: str = ""
+
+
+def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> Extension:
     """Append up to ``n`` catalogue songs like the playlist as a whole; the songs added, in order.
 
     The playlist's songs are the positive signals (one centre per kind of music in it); the owner's disliked
@@ -416,10 +489,16 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
     items = list(
         Song.objects.visible_to(owner).filter(pk__in=playlist.items.values("song_id")).select_related("artist", "album")
     )
+    if not items:
+        if playlist.items.exists():
+            raise PersonalError(
+                "None of this playlist's songs is one you can still play, so there is nothing to go on."
+            )
+        raise PersonalError("This playlist is empty: add a few songs first, and Extend finds more like them.")
     room = MAX_PLAYLIST_SONGS - playlist.items.count()
     if room <= 0:
         raise PersonalError(str(PlaylistFull()))
-    n = min(n, room)
+    asked, n = n, min(n, room)
     # The centres come from a sample, as For you's do: their clustering compares every song with every other.
     sample = random.Random(playlist.pk).sample(items, MAX_POSITIVES) if len(items) > MAX_POSITIVES else items
     vectors = vectors_of([s.pk for s in sample], model=model)
@@ -435,22 +514,44 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
     disliked = set(Rating.objects.for_user(owner).filter(value=Rating.DISLIKE).values_list("song_id", flat=True))
     in_playlist = set(playlist.items.values_list("song_id", flat=True))
     pool = _leaving_out(Song.objects.catalogue(), in_playlist | disliked)
-    songs = _near_centres(pool, centres, k=n, model=model, max_per_artist=settings.MUSREC_MAX_PER_ARTIST, taken=items)
-    if not songs:
-        return []
-    with transaction.atomic():
-        # The row lock makes two extends (two tabs) queue up instead of taking the same positions; under it,
-        # songs another tab added meanwhile are not added twice.
-        list(Playlist.objects.select_for_update().filter(pk=playlist.pk).values_list("pk", flat=True))
-        present = set(playlist.items.values_list("song_id", flat=True))
-        songs = [song for song in songs if song.pk not in present]
-        last = playlist.items.aggregate(last=Max("position"))["last"] or 0
-        PlaylistItem.objects.bulk_create(
-            PlaylistItem(playlist=playlist, song=song, position=last + i, similarity=song.similarity)
-            for i, song in enumerate(songs, start=1)
+    cap = settings.MUSREC_MAX_PER_ARTIST
+    songs = _near_centres(pool, centres, k=n, model=model, max_per_artist=cap, taken=items)
+    if len(songs) < n:
+        # The nearest songs were by the playlist's own artists, over their limit (a game's soundtrack is one
+        # composer's): farther songs by others are still the nearest that keep the rules.
+        deeper = _near_centres(
+            pool, centres, k=n, model=model, max_per_artist=cap, taken=items, overfetch=DEEP_OVERFETCH
         )
-        playlist.save(update_fields=["updated_at"])
-    return songs
+        songs = deeper if len(deeper) > len(songs) else songs
+    shortfall = ""
+    if n < asked:
+        shortfall = f"a playlist holds at most {MAX_PLAYLIST_SONGS:,} songs, and this one had room for {n}"
+    elif len(songs) < n:
+        # Asked again without the artist limit only when it fell short, to say which rule stopped it.
+        unlimited = _near_centres(
+            pool, centres, k=n, model=model, max_per_artist=None, taken=items, overfetch=DEEP_OVERFETCH
+        )
+        if cap and len(unlimited) > len(songs):
+            shortfall = (
+                f"at most {cap} songs by one artist are added, counting those already in the playlist, and the "
+                f"catalogue's other songs like these are by artists who already have {cap}"
+            )
+        else:
+            shortfall = "the catalogue has no more analysed songs like these that are not in the playlist or disliked"
+    if songs:
+        with transaction.atomic():
+            # The row lock makes two extends (two tabs) queue up instead of taking the same positions; under it,
+            # songs another tab added meanwhile are not added twice.
+            list(Playlist.objects.select_for_update().filter(pk=playlist.pk).values_list("pk", flat=True))
+            present = set(playlist.items.values_list("song_id", flat=True))
+            songs = [song for song in songs if song.pk not in present]
+            last = playlist.items.aggregate(last=Max("position"))["last"] or 0
+            PlaylistItem.objects.bulk_create(
+                PlaylistItem(playlist=playlist, song=song, position=last + i, similarity=song.similarity)
+                for i, song in enumerate(songs, start=1)
+            )
+            playlist.save(update_fields=["updated_at"])
+    return Extension(songs, asked, shortfall)
 
 
 # --- A path from A to B ------------------------------------------------------------------------------------

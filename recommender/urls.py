@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommender import views, views_personal
+from recommender import views, views_catalogue, views_personal
 
 app_name = "recommender"
 
@@ -9,10 +9,20 @@ urlpatterns = [
     path("upload/<int:pk>/", views.upload_detail, name="upload_detail"),
     path("upload/<int:pk>/delete", views.upload_delete, name="upload_delete"),
     path("upload/<int:pk>/share", views.upload_share, name="upload_share"),
+    path("upload/<int:pk>/tags", views.upload_tags, name="upload_tags"),
     path("songs/<int:pk>/spectrogram.png", views.spectrogram, name="spectrogram"),
     path("songs/<int:pk>/similar/", views.more_like_this, name="more_like_this"),
     path("songs/<int:pk>/save-playlist", views.save_playlist, name="save_playlist"),
     path("analysis/progress", views.analysis_progress, name="analysis_progress"),
+    # --- Artists, albums and covers (recommender/views_catalogue.py) ---
+    path("artists/<int:pk>/", views_catalogue.artist_detail, name="artist"),
+    path("artists/<int:pk>/queue.json", views_catalogue.artist_queue, name="artist_queue"),
+    path("artists/<int:pk>/similar/", views_catalogue.artist_songs_like, name="artist_songs_like"),
+    path("albums/<int:pk>/", views_catalogue.album_detail, name="album"),
+    path("albums/<int:pk>/queue.json", views_catalogue.album_queue, name="album_queue"),
+    path("albums/<int:pk>/similar/", views_catalogue.album_songs_like, name="album_songs_like"),
+    path("songs/<int:pk>/cover/<int:size>.jpg", views_catalogue.song_cover, name="song_cover_now"),
+    path("songs/<int:pk>/cover/<int:size>/<slug:token>.jpg", views_catalogue.song_cover, name="song_cover"),
     # --- Personal recommendations: for you, start, extend, path (recommender/views_personal.py) ---
     path("for-you/", views_personal.for_you, name="for_you"),
     path("for-you/start", views_personal.for_you_start, name="for_you_start"),

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from catalog.forms import form_errors_text
-from catalog.htmx import HtmxHttpRequest, fragment_target
-from catalog.importer import Outcome, Provenance, import_file, publish_upload
+from catalog.htmx import HtmxHttpRequest, fragment_target, wants_fragment
+from catalog.importer import Outcome, Provenance, import_file, publish_upload, retag_upload
 from catalog.models import Playlist, Rating, Song
 from catalog.streaming import read_stored_file
-from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm
+from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm, UploadTagsForm
 from recommender.jobs import queue_analysis
 from recommender.models import Embedding
 from recommender.uploads import UploadRefused, UploadUsage
@@ -76,6 +76,7 @@ def _upload_context(request: HttpRequest, form: UploadForm) -> dict[str, object]
         "uploads": Song.objects.uploads_of(request.user).order_by("-added_at")[:50],
         "max_mb": settings.MUSREC_UPLOAD_MAX_MB,
         "max_minutes": settings.MUSREC_UPLOAD_MAX_MINUTES,
+        "min_seconds": settings.MUSREC_MIN_ANALYSIS_SECONDS,
         "usage": UploadUsage.of(request.user),
         "uploads_per_hour": settings.MUSREC_UPLOADS_PER_HOUR,
     }
@@ -100,6 +101,8 @@ def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
                 Path(handle.name),
                 provenance=Provenance(source=f"Uploaded by {request.user.get_username()}"),
                 max_duration=settings.MUSREC_UPLOAD_MAX_MINUTES * 60,
+                # Read from the file's header in this request: the worker would refuse it anyway, minutes later.
+                min_analysable=settings.MUSREC_MIN_ANALYSIS_SECONDS,
                 owner=request.user,
                 original_name=uploaded.name,
             )
@@ -116,9 +119,15 @@ def _store_upload(request: HttpRequest, uploaded) -> tuple[Song | None, str]:
 @require_GET
 @login_required
 def upload_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    song = _get_upload_for_user(request, pk)
+    return _render_upload_detail(request, _get_upload_for_user(request, pk))
+
+
+def _render_upload_detail(
+    request: HtmxHttpRequest, song: Song, *, tags_form: UploadTagsForm | None = None, status: int = 200
+) -> HttpResponse:
     n, genre = PlaylistOptionsForm(request.GET or None).options()
-    target = fragment_target(request, {"analysis", "playlist"})
+    # "recommendations": the list and its save form, which the size and genre menus reload (in the playlist piece).
+    target = fragment_target(request, {"analysis", "playlist", "recommendations"})
     # The progress poll shows no playlist: a kNN query per poll would be wasted.
     playlist = (
         []
@@ -137,12 +146,27 @@ def upload_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "top_tags": embedding.top_tags(8) if embedding else [],
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
         "finished": song.analysis_status in (Song.Analysis.DONE, Song.Analysis.FAILED),
+        "tags_form": tags_form or UploadTagsForm(song=song),
     }
     if target:
         # The poll that sees the analysis finish also fetches the playlist, which was empty till now.
         context["load_playlist"] = target == "analysis"
-        return render(request, f"recommender/upload_detail.html#{target}", context)
-    return render(request, "recommender/upload_detail.html", context)
+        piece = "analysis" if target == "analysis" else "playlist"
+        return render(request, f"recommender/upload_detail.html#{piece}", context)
+    return render(request, "recommender/upload_detail.html", context, status=status)
+
+
+@require_POST
+@login_required
+def upload_tags(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The owner corrects their upload's title, artist, album, track number and genres."""
+    song = _get_upload_for_user(request, pk)
+    form = UploadTagsForm(request.POST, song=song)
+    if not form.is_valid():
+        return _render_upload_detail(request, song, tags_form=form, status=400)
+    retag_upload(song, **form.cleaned_data)
+    messages.success(request, f"Saved the tags of “{song.title}”.")
+    return redirect("recommender:upload_detail", pk=song.pk)
 
 
 @require_GET
@@ -208,8 +232,9 @@ def _seed_url(seed: Song) -> str:
 
 @require_GET
 @login_required
-def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
-    song = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
+def more_like_this(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Songs like ``pk``: the piece the song page loads into itself, or a whole page when opened by its address."""
+    song = get_object_or_404(Song.objects.visible_to(request.user).select_related("artist", "album"), pk=pk)
     n, genre = PlaylistOptionsForm(request.GET or None).options()
     playlist = Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
     Rating.objects.attach(request.user, playlist)
@@ -221,12 +246,17 @@ def more_like_this(request: HttpRequest, pk: int) -> HttpResponse:
         "genre": genre,
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
     }
+    if wants_fragment(request):
+        return render(request, "recommender/more_like_this.html#playlist", context)
     return render(request, "recommender/more_like_this.html", context)
 
 
 @require_GET
 @login_required
-def analysis_progress(request: HttpRequest) -> HttpResponse:
-    """How far the catalogue's analysis has got (polled by the browse page)."""
+def analysis_progress(request: HtmxHttpRequest) -> HttpResponse:
+    """How far the catalogue's analysis has got (polled by the browse page, which shows it: opened by its address,
+    the bar alone would be an unstyled scrap)."""
+    if not wants_fragment(request):
+        return redirect("catalog:song_list")
     counts = Song.objects.catalogue().analysis_counts()
     return render(request, "recommender/analysis_progress.html", {"counts": counts})

@@ -20,7 +20,9 @@ from catalog.models import Playlist, Rating, Song
 from catalog.views_playlists import get_playlist_for_user
 from recommender import personal
 from recommender.core import paths
+from recommender.core.vectors import percentile_among_pairs
 from recommender.forms import ExtendForm, PathForm, PathSaveForm, PlaylistNameForm, StartForm
+from recommender.models import similarity_scale
 
 PICKER_RESULTS = 8
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD, CHART_LEFT, CHART_BOTTOM = 600, 170, 12, 44, 28
@@ -106,14 +108,17 @@ def extend_playlist(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"The playlist was not extended: {form_errors_text(form)}")
         return redirect(playlist)
     try:
-        added = personal.extend_playlist(playlist, n=form.cleaned_data["n"])
+        extension = personal.extend_playlist(playlist, n=form.cleaned_data["n"])
     except personal.PersonalError as error:
         messages.error(request, str(error))
         return redirect(playlist)
-    if added:
-        messages.success(request, f"Added {len(added)} song{'s' if len(added) != 1 else ''} like this playlist.")
+    added, asked = len(extension.songs), extension.asked
+    if added == asked or (added and not extension.shortfall):
+        messages.success(request, f"Added {added} song{'s' if added != 1 else ''} like this playlist.")
+    elif added:
+        messages.info(request, f"Added {added} of the {asked} songs asked for: {extension.shortfall}.")
     else:
-        messages.info(request, "No more songs like these are left to add.")
+        messages.info(request, f"No songs were added: {extension.shortfall or 'none like these are left'}.")
     return redirect(playlist)
 
 
@@ -182,11 +187,22 @@ def _picker(request: HttpRequest, form: PathForm, side: str, label: str) -> dict
 
 
 def _chart(result: personal.SongPath) -> dict[str, object]:
-    """Two lines over the path's songs, similarity to A and to B, as SVG points; the picture tells the story."""
+    """Two lines over the path's songs, match to A and to B, as SVG points; the picture tells the story.
+
+    The match is the one the list beside it shows (``{% match %}``): the share of pairs of catalogue songs less
+    alike, so the axis never goes below 0 %, whatever the cosines.
+    """
     songs = result.songs
-    values = [s.to_start for s in songs] + [s.to_goal for s in songs]
-    # The axis starts at the tenth below the least similarity, so the lines use the height they are given.
-    low = min(0.9, max(-1.0, math.floor(min(values) * 10) / 10))
+    scale = similarity_scale()
+
+    def share(similarity: float) -> float:
+        if scale is None:
+            return min(max(similarity, 0.0), 1.0)
+        return percentile_among_pairs(similarity, scale) / 100
+
+    to_start, to_goal = [share(s.to_start) for s in songs], [share(s.to_goal) for s in songs]
+    # The axis starts at the tenth below the least match, so the lines use the height they are given.
+    low = min(0.9, max(0.0, math.floor(min(to_start + to_goal) * 10) / 10))
     left, right, top, bottom = CHART_LEFT, CHART_WIDTH - CHART_PAD, CHART_PAD, CHART_HEIGHT - CHART_BOTTOM
 
     def point(i: int, value: float) -> str:
@@ -202,8 +218,8 @@ def _chart(result: personal.SongPath) -> dict[str, object]:
         "top": top,
         "bottom": bottom,
         "low": round(100 * low),
-        "to_start": " ".join(point(i, s.to_start) for i, s in enumerate(songs)),
-        "to_goal": " ".join(point(i, s.to_goal) for i, s in enumerate(songs)),
+        "to_start": " ".join(point(i, value) for i, value in enumerate(to_start)),
+        "to_goal": " ".join(point(i, value) for i, value in enumerate(to_goal)),
     }
 
 

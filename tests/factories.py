@@ -29,10 +29,14 @@ def synth_signal(*, seconds: float = 2.0, sample_rate: int = 22050, seed: int = 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", None)}
 
 
+# Long enough to analyse (MUSREC_MIN_ANALYSIS_SECONDS, 3): the network's window is 3 s.
+ANALYSABLE_SECONDS = 4.0
+
+
 def write_audio(
     path: Path,
     *,
-    seconds: float = 2.0,
+    seconds: float = ANALYSABLE_SECONDS,
     seed: int = 0,
     sample_rate: int = 22050,
     title: str | None = None,
@@ -87,14 +91,16 @@ def write_audio(
     return path
 
 
-def make_song(*, genres: list[str] = (), seed: int | None = None, **overrides: object) -> Song:
-    """A catalogue song backed by a real, short WAV file in the test media storage."""
+def make_song(
+    *, genres: list[str] = (), seed: int | None = None, seconds: float = ANALYSABLE_SECONDS, **overrides: object
+) -> Song:
+    """A catalogue song backed by a real, short WAV file in the test media storage, long enough to analyse."""
     n = next(_counter)
     seed = n if seed is None else seed
     import io
 
     buffer = io.BytesIO()
-    sf.write(buffer, synth_signal(seconds=1.0, seed=seed), 22050, format="WAV", subtype="PCM_16")
+    sf.write(buffer, synth_signal(seconds=seconds, seed=seed), 22050, format="WAV", subtype="PCM_16")
     data = buffer.getvalue()
     import hashlib
 
@@ -104,7 +110,7 @@ def make_song(*, genres: list[str] = (), seed: int | None = None, **overrides: o
     fields: dict[str, object] = {
         "title": f"Song {n}",
         "artist": artist,
-        "duration": 1.0,
+        "duration": seconds,
         "content_hash": hashlib.sha256(data + str(n).encode()).hexdigest(),
         "file_size": len(data),
     }
@@ -124,3 +130,49 @@ def embed(song: Song, vector: list[float] | np.ndarray, *, model: str | None = N
     Embedding.objects.create(song=song, model=model or active_model_key(), vector=np.asarray(vector, dtype=np.float32))
     Song.objects.filter(pk=song.pk).update(analysis_status=Song.Analysis.DONE)
     return song
+
+
+def jpeg(width: int = 300, height: int = 300, *, colour: tuple[int, int, int] = (200, 40, 90)) -> bytes:
+    """A small JPEG picture of one colour with a lighter square in it."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), colour)
+    ImageDraw.Draw(image).rectangle((width // 4, height // 4, width // 2, height // 2), fill=(250, 250, 250))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def add_picture(path: Path, data: bytes, *, kind: int = 3, mime: str = "image/jpeg") -> Path:
+    """Embed ``data`` as a picture in ``path``'s tags as taggers do: ID3 APIC (MP3, WAV), a FLAC picture block, or
+    Ogg's METADATA_BLOCK_PICTURE. ``kind`` 3 is the front cover."""
+    import base64
+
+    from mutagen import id3
+    from mutagen.flac import FLAC, Picture
+
+    suffix = path.suffix.lower()
+    if suffix in (".mp3", ".wav"):
+        audio = mutagen.File(str(path))
+        if audio.tags is None:
+            audio.add_tags()
+        audio.tags.add(id3.APIC(encoding=3, mime=mime, type=kind, desc=f"picture {kind}", data=data))
+        audio.save()
+        return path
+    picture = Picture()
+    picture.type, picture.mime, picture.data = kind, mime, data
+    if suffix == ".flac":
+        audio = FLAC(str(path))
+        audio.add_picture(picture)
+    else:
+        audio = mutagen.File(str(path))
+        if audio.tags is None:
+            audio.add_tags()
+        audio.tags["metadata_block_picture"] = [
+            *audio.tags.get("metadata_block_picture", []),
+            base64.b64encode(picture.write()).decode("ascii"),
+        ]
+    audio.save()
+    return path

@@ -71,6 +71,7 @@ PRIVATE_VIEWS = [
     PrivateView("recommender:upload_detail", "private_upload", GET),
     PrivateView("recommender:upload_delete", "private_upload", POST),
     PrivateView("recommender:upload_share", "private_upload", POST),
+    PrivateView("recommender:upload_tags", "private_upload", POST, data=lambda _: {"title": "Bob's now"}),
     PrivateView("recommender:spectrogram", "private_upload", GET),
     PrivateView("recommender:more_like_this", "private_upload", GET),
     PrivateView("recommender:save_playlist", "private_upload", POST, data=lambda _: {"name": "Bob's now", "n": 10}),
@@ -126,6 +127,15 @@ PRIVATE_VIEWS += [
         data=lambda _: {"direction": "down"},
     ),
     PrivateView("catalog:playlist_remove_item", "playlist_item", POST, args=lambda item: [item.playlist_id, item.pk]),
+]
+
+# Covers and artist pages (issue 11 §4): a private upload's artist, who has no other songs, is hers alone.
+PRIVATE_VIEWS += [
+    PrivateView("recommender:song_cover", "private_upload", GET, args=lambda song: [song.pk, 64, "0123456789ab"]),
+    PrivateView("recommender:song_cover_now", "private_upload", GET, args=lambda song: [song.pk, 64]),
+    PrivateView("recommender:artist", "private_upload", GET, args=lambda song: [song.artist_id]),
+    PrivateView("recommender:artist_queue", "private_upload", GET, args=lambda song: [song.artist_id]),
+    PrivateView("recommender:artist_songs_like", "private_upload", GET, args=lambda song: [song.artist_id]),
 ]
 
 
@@ -389,9 +399,14 @@ PUBLIC = {
     # A public playlist's share link and its export (a private playlist's answers 404: tested above).
     "catalog:playlist_shared",
     "catalog:playlist_shared_export",
+    # A shared playlist's song links play for anyone holding the share, while it is shared (test_stream_links.py).
+    "catalog:shared_song_audio",
     "login",
     "logout",
     "signup",
+    # Browsers fetch the web app manifest without cookies, and the favicon for every page, the login page's too.
+    "web_app_manifest",
+    "favicon",
 }
 # The admin and django-rq's dashboard check is_staff themselves (tested in test_worker_and_deploy.py).
 STAFF_PREFIXES = ("admin/",)

@@ -26,7 +26,7 @@ from catalog.models import Album, Genre, Play, Playlist, PlaylistItem, Rating, S
 from recommender.models import Embedding
 from tests.browser import CHROMIUM, CHROMIUM_MISSING, browser_page  # noqa: F401
 from tests.conftest import PASSWORD
-from tests.factories import embed, make_song, synth_signal
+from tests.factories import ANALYSABLE_SECONDS, embed, make_song, synth_signal
 
 DELETE_URL = "account_delete"
 DOWNLOAD_URL = "account_data_download"
@@ -286,7 +286,7 @@ def test_the_uploads_section_describes_each_upload_and_where_its_audio_is(alice_
             "artist": upload.artist.name,
             "album": None,
             "original_filename": "Alice Demo.wav",
-            "duration_seconds": 1.0,
+            "duration_seconds": ANALYSABLE_SECONDS,
             "analysis_status": "pending",
             "in_catalogue": False,
             "added_at": upload.added_at.isoformat(),
@@ -570,7 +570,7 @@ def test_a_superuser_may_delete_themselves_while_another_active_superuser_remain
 
 def wav_upload(name: str, seed: int) -> SimpleUploadedFile:
     buffer = io.BytesIO()
-    sf.write(buffer, synth_signal(seconds=2.0, seed=seed, sample_rate=8000), 8000, format="WAV")
+    sf.write(buffer, synth_signal(seconds=ANALYSABLE_SECONDS, seed=seed, sample_rate=8000), 8000, format="WAV")
     return SimpleUploadedFile(name, buffer.getvalue())
 
 

@@ -195,6 +195,22 @@ def test_a_worker_marks_a_corrupt_file_failed_with_a_reason_and_goes_on_to_the_n
 
 
 @pytest.mark.slow
+def test_a_worker_fails_a_song_too_short_to_analyse_with_the_reason(settings, analysis_queue):
+    """Imported songs are not refused for their length: the worker must not give a 0.2-second click a genre."""
+    settings.MUSREC_MIN_ANALYSIS_SECONDS = 3
+    click = make_song(title="Click", seconds=0.2)
+    queue_analysis([click.pk])
+
+    run_analysis_worker()
+
+    click.refresh_from_db()
+    assert click.analysis_status == Song.Analysis.FAILED
+    assert click.analysis_error == "too short to analyse: 0.2 seconds, and the least is 3 seconds"
+    assert not Embedding.objects.filter(song=click).exists()
+    assert not click.predicted_genres.exists()
+
+
+@pytest.mark.slow
 def test_songs_analysed_together_in_one_pass_get_the_vectors_each_gets_alone(settings, analysis_queue):
     # The GPU path (several queued songs per forward pass), run on the CPU by asking for it.
     songs = [make_song(title=f"Batch {i}") for i in range(3)]
@@ -285,7 +301,7 @@ def test_the_progress_partial_counts_analysed_songs_in_the_catalogue(alice_clien
     make_song(analysis_status=Song.Analysis.FAILED)
     make_song(analysis_status=Song.Analysis.DONE, owner=alice, in_catalogue=False)
 
-    response = alice_client.get(reverse("recommender:analysis_progress"))
+    response = alice_client.get(reverse("recommender:analysis_progress"), headers={"HX-Request": "true"})
 
     text = response.content.decode()
     assert "2 of 4 songs analysed · 1 in progress · 1 failed" in text
@@ -296,7 +312,7 @@ def test_the_progress_partial_counts_analysed_songs_in_the_catalogue(alice_clien
 def test_the_progress_partial_stops_polling_when_nothing_is_left_to_do(alice_client):
     make_song(analysis_status=Song.Analysis.DONE)
 
-    response = alice_client.get(reverse("recommender:analysis_progress"))
+    response = alice_client.get(reverse("recommender:analysis_progress"), headers={"HX-Request": "true"})
 
     text = response.content.decode()
     assert "1 of 1 songs analysed" in text

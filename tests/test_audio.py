@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import librosa
@@ -11,7 +12,7 @@ import soundfile as sf
 import soxr
 
 from recommender.core import decoding, descriptors
-from recommender.core.decoding import AudioInfo, CorruptAudio, TooLong, UnsupportedFormat
+from recommender.core.decoding import AudioInfo, CorruptAudio, TooLong, TooShort, UnsupportedFormat
 from recommender.core.mel import PATCH_SECONDS, log_mel
 
 FORMAT_AND_SUBTYPE = {
@@ -174,6 +175,18 @@ def test_check_duration_refuses_enormous_and_endless_files():
     with pytest.raises(TooLong, match="of unknown length"):
         decoding.check_duration(
             AudioInfo(duration=2.0**62, sample_rate=44100, channels=2, format="MP3"), max_seconds=1200
+        )
+
+
+@pytest.mark.parametrize(
+    ("duration", "shown"), [(0.2, "0.2"), (2.96, "2.9"), (0.04, "0.04")], ids=["a-click", "just-under", "a-blip"]
+)
+def test_check_duration_refuses_a_file_too_short_to_analyse_naming_the_least(duration, shown):
+    decoding.check_duration(AudioInfo(duration=3.0, sample_rate=44100, channels=1, format="WAV"), min_seconds=3)
+
+    with pytest.raises(TooShort, match=f"too short to analyse: {re.escape(shown)} seconds, and the least is 3 seconds"):
+        decoding.check_duration(
+            AudioInfo(duration=duration, sample_rate=44100, channels=1, format="WAV"), min_seconds=3
         )
 
 

@@ -267,7 +267,11 @@ def test_the_song_page_shows_its_facts(alice_client):
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Ada · Signals, track 3 · 2:05" in body
+    artist_url, album_url = (
+        reverse("recommender:artist", args=[song.artist_id]),
+        reverse("recommender:album", args=[album.pk]),
+    )
+    assert f'<a href="{artist_url}">Ada</a> · <a href="{album_url}">Signals</a>, track 3 · 2:05' in body
     assert f'src="{reverse("catalog:song_audio", args=[song.pk])}"' in body
     assert f'href="{reverse("catalog:song_list")}?genre=ambient"' in body
 

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), rea
 
 
 def row_titles(page) -> list[str]:
-    return page.locator("#playlist-items ol.playlist > li .what > a").all_inner_texts()
+    return page.locator('#playlist-items ol.playlist > li .what a[href*="/songs/"]').all_inner_texts()
 
 
 def saved_titles(playlist: Playlist) -> list[str]:
@@ -96,9 +96,9 @@ def test_a_listener_makes_a_playlist_reorders_it_by_keyboard_then_shares_and_exp
     exported = tmp_path / "road-trip.m3u8"
     download.value.save_as(exported)
     assert [line for line in exported.read_text().splitlines() if line.startswith("#EXTINF")] == [
-        "#EXTINF:1,The Band - Bravo",
-        "#EXTINF:1,The Band - Alpha",
-        "#EXTINF:1,The Band - Charlie",
+        "#EXTINF:4,The Band - Bravo",
+        "#EXTINF:4,The Band - Alpha",
+        "#EXTINF:4,The Band - Charlie",
     ]
 
     browser = page.context.browser
@@ -110,7 +110,8 @@ def test_a_listener_makes_a_playlist_reorders_it_by_keyboard_then_shares_and_exp
         expect(visitor.locator("ol.playlist li .what")).to_have_text(
             [re.compile("^Bravo"), re.compile("^Alpha"), re.compile("^Charlie")]
         )
-        expect(visitor.get_by_text("to play these songs.")).to_be_visible()
+        expect(visitor.get_by_text("to play them all in Musrec's player.")).to_be_visible()
+        expect(visitor.get_by_role("link", name=re.compile("^Listen to"))).to_have_count(3)
         expect(visitor.locator("button")).to_have_count(0)
         expect(visitor.locator("audio")).to_have_count(0)
     finally:

@@ -257,6 +257,89 @@ def test_an_own_upload_is_a_favourite_to_start_from(alice_client, alice, catalog
     assert songs[0].reason == "Because you uploaded “My Desert Song”"
 
 
+def liked_near(alice: User, direction: np.ndarray, count: int, *, name: str, seed: int) -> list[Song]:
+    """``count`` catalogue songs around ``direction``, each by an artist of its own, that Alice likes."""
+    rng = np.random.default_rng(seed)
+    songs = [
+        embed(
+            make_song(title=f"{name} {i}", artist=f"{name} Artist {i}"),
+            direction + 0.35 * unit(rng.standard_normal(D)),
+        )
+        for i in range(count)
+    ]
+    like(alice, *songs)
+    return songs
+
+
+def test_within_each_kind_of_music_the_closest_song_comes_first(alice_client, alice, catalogue, space):
+    like(alice, *catalogue["Forest"][:2], *catalogue["Desert"][:2])
+    # A hub: near everything, so CSLS ranks it below songs its cosine beats; the list still reads in order.
+    hub = max(
+        catalogue["Forest"][2:], key=lambda s: float(np.asarray(Embedding.objects.of_song(s).vector) @ space["Forest"])
+    )
+    Embedding.objects.filter(song=hub).update(neighbour_similarity=0.9)
+
+    response = alice_client.get(reverse("recommender:for_you"))
+
+    songs = response.context["songs"]
+    assert hub in songs
+    for centre in range(len(response.context["centres"])):
+        matches = [s.similarity for s in songs if s.centre == centre]
+        assert matches == sorted(matches, reverse=True)
+    assert "within each kind the closest song comes first" in text(response)
+
+
+def test_each_match_is_read_among_the_catalogues_songs_near_that_side_of_the_taste(alice_client, alice, catalogue):
+    like(alice, *catalogue["Forest"][:2], *catalogue["Desert"][:2])
+
+    response = alice_client.get(reverse("recommender:for_you"))
+
+    page, songs = text(response), response.context["songs"]
+    shown = [int(m) for m in re.findall(r"(\d+)\u00a0%<span class=\"match-word\"> match", page)]
+    assert len(shown) == len(songs)
+    for centre in range(len(response.context["centres"])):
+        mine = [match for match, song in zip(shown, songs, strict=True) if song.centre == centre]
+        assert mine == sorted(mine, reverse=True)
+    # A centre is nearer its songs than songs are to each other: read among pairs of songs, all would be 100 %.
+    assert len(set(shown)) > 3 and min(shown) < 100
+    assert "Closer to this side of your taste than" in page
+
+
+def test_each_song_is_credited_to_the_liked_song_it_is_most_like(alice_client, alice, catalogue, space):
+    liked = liked_near(alice, space["Forest"], 8, name="Wood", seed=7)
+
+    response = alice_client.get(reverse("recommender:for_you"))
+
+    songs, centres = response.context["songs"], response.context["centres"]
+    assert len(centres) == 1  # one kind of music: one centre, made of eight likes
+    vectors = {s.pk: np.asarray(Embedding.objects.of_song(s).vector) for s in [*liked, *songs]}
+    for song in songs:
+        most_like = max(liked, key=lambda mine: float(unit(vectors[song.pk]) @ unit(vectors[mine.pk])))
+        assert song.reason_song == most_like
+        assert song.reason == f"Because you liked “{most_like.title}”"
+    assert len({s.reason_song for s in songs}) > 1
+
+
+def test_every_upload_counts_even_beside_many_likes(alice_client, alice, catalogue, space):
+    liked_near(alice, space["City"], 12, name="Street", seed=8)
+    rng = np.random.default_rng(9)
+    uploads = [
+        embed(make_song(title=title, owner=alice, in_catalogue=False), space[kind] + 0.2 * unit(rng.standard_normal(D)))
+        for title, kind in (
+            ("My forest demo", "Forest"),
+            ("My other forest demo", "Forest"),
+            ("My desert demo", "Desert"),
+        )
+    ]
+
+    songs = recommended(alice_client)
+
+    credited = {s.reason_song for s in songs}
+    assert set(uploads) <= credited
+    for upload in uploads:
+        assert f"Because you uploaded “{upload.title}”" in {s.reason for s in songs}
+
+
 def test_the_list_is_a_queue_with_play_all_and_song_actions(alice_client, alice, catalogue):
     like(alice, catalogue["City"][0])
 
@@ -474,6 +557,70 @@ def test_extending_a_playlist_of_unanalysed_songs_says_why_nothing_was_added(ali
 
     assert playlist.items.count() == 2
     assert "has been analysed yet" in text(response)
+
+
+def test_extending_an_empty_playlist_says_to_add_songs_first(alice_client, alice, catalogue):
+    playlist = make_playlist(alice, [])
+
+    response = alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 10}, follow=True)
+
+    assert "This playlist is empty: add a few songs first, and Extend finds more like them." in text(response)
+    assert "analysed" not in main(response)
+    assert playlist.items.count() == 0
+
+
+def one_artists_album(space, *, songs: int, seed: int = 4) -> list[Song]:
+    """A soundtrack: many songs by one composer, all alike (as a game's are), near the Forest songs."""
+    rng = np.random.default_rng(seed)
+    return [
+        embed(make_song(title=f"Level {i}", artist="Composer"), space["Forest"] + 0.15 * unit(rng.standard_normal(D)))
+        for i in range(songs)
+    ]
+
+
+def test_extending_looks_further_when_the_nearest_songs_are_all_by_the_playlists_artist(
+    alice_client, alice, catalogue, space
+):
+    levels = one_artists_album(space, songs=100)
+    playlist = make_playlist(alice, levels[:2])
+
+    response = alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 10}, follow=True)
+
+    added = [item.song for item in playlist.items.order_by("position")[2:]]
+    assert len(added) == 10
+    assert not [song for song in added if song.artist.name == "Composer"]  # two in the playlist: the limit
+    assert "Added 10 songs like this playlist." in text(response)
+
+
+def test_extending_says_how_many_it_added_and_that_the_artist_limit_stopped_it(alice_client, alice, space):
+    levels = one_artists_album(space, songs=20)
+    # The others nearest of all, so that even an approximate index search (HNSW) finds them.
+    rng, first = np.random.default_rng(5), np.asarray(Embedding.objects.of_song(levels[0]).vector)
+    others = [embed(make_song(title=f"Other {i}"), first + 0.1 * unit(rng.standard_normal(D))) for i in "abc"]
+    playlist = make_playlist(alice, levels[:1])
+
+    response = alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 10}, follow=True)
+
+    added = {item.song_id for item in playlist.items.all()} - {levels[0].pk}
+    assert len(added) == 4 and {s.pk for s in others} < added
+    assert (
+        "Added 4 of the 10 songs asked for: at most 2 songs by one artist are added, counting those already in the "
+        "playlist, and the catalogue&#x27;s other songs like these are by artists who already have 2."
+    ) in text(response)
+
+
+def test_extending_says_so_when_the_catalogue_has_nothing_more_like_it(alice_client, alice, space):
+    rng = np.random.default_rng(6)
+    songs = [embed(make_song(title=f"Only {i}"), space["City"] + 0.3 * unit(rng.standard_normal(D))) for i in range(3)]
+    playlist = make_playlist(alice, songs[:2])
+
+    response = alice_client.post(reverse("recommender:extend_playlist", args=[playlist.pk]), {"n": 5}, follow=True)
+
+    assert playlist.items.count() == 3
+    assert (
+        "Added 1 of the 5 songs asked for: the catalogue has no more analysed songs like these that are not in the "
+        "playlist or disliked."
+    ) in text(response)
 
 
 def test_extending_needs_a_post_and_a_login(client, alice_client, alice, catalogue):

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
+from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
 from catalog.htmx import HtmxHttpRequest, fragment_target, wants_fragment
+from catalog.models import Song
+from tests.factories import make_song
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 
@@ -69,3 +72,51 @@ def test_no_template_confirms_with_an_inline_script():
     ]
 
     assert offenders == []
+
+
+# Every URL a person can land on renders a whole page (issue 11, §6.2: "More like this" opened by its address was
+# an unstyled fragment). What htmx loads into a page is a fragment only when htmx asks for it.
+
+LANDING_URLS = {
+    "more like this": lambda song: reverse("recommender:more_like_this", args=[song.pk]),
+    "analysis progress": lambda song: reverse("recommender:analysis_progress"),
+    "the player's rating buttons": lambda song: reverse("catalog:song_rating_buttons", args=[song.pk]),
+}
+
+
+def whole_page(response) -> str:
+    """The page a browser shows for ``response``, following redirects; it must be a whole page of the site."""
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().lower().startswith("<!doctype html>"), html[:200]
+    assert "musrec.css" in html
+    return html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url_of", LANDING_URLS.values(), ids=LANDING_URLS.keys())
+def test_a_url_that_htmx_loads_into_a_page_opened_by_its_address_is_a_whole_page(alice_client, url_of):
+    song = make_song(title="Seed Song", analysis_status=Song.Analysis.DONE)
+
+    whole_page(alice_client.get(url_of(song), follow=True))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url_of", LANDING_URLS.values(), ids=LANDING_URLS.keys())
+def test_the_same_url_asked_by_htmx_is_the_fragment_alone(alice_client, url_of):
+    song = make_song(title="Seed Song", analysis_status=Song.Analysis.DONE)
+
+    response = alice_client.get(url_of(song), headers=HTMX)
+
+    assert response.status_code == 200
+    assert "<!doctype" not in response.content.decode().lower()
+
+
+@pytest.mark.django_db
+def test_more_like_this_opened_by_its_address_names_its_song_and_links_back(alice_client):
+    song = make_song(title="Seed Song", analysis_status=Song.Analysis.DONE)
+
+    html = whole_page(alice_client.get(reverse("recommender:more_like_this", args=[song.pk])))
+
+    assert "More like “Seed Song”" in html
+    assert f'href="{song.get_absolute_url()}"' in html

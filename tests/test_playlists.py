@@ -1251,8 +1251,9 @@ def test_a_long_shared_playlist_is_shown_in_pages(client, alice, monkeypatch):
     assert 'start="3"' in second and "Songs 3–3 of 3" in second and "Third tune" in second
 
 
-def test_a_visitor_reads_a_shared_playlist_without_audio_or_edit_controls(client, alice):
-    playlist = make_public(make_playlist(alice, name="Sunday", songs=songs_titled("First Light", "Second Wind")))
+def test_a_visitor_reads_a_shared_playlist_with_the_shares_own_links_and_no_player_or_edit_controls(client, alice):
+    songs = songs_titled("First Light", "Second Wind")
+    playlist = make_public(make_playlist(alice, name="Sunday", songs=songs))
 
     response = client.get(playlist.get_share_url())
 
@@ -1261,8 +1262,13 @@ def test_a_visitor_reads_a_shared_playlist_without_audio_or_edit_controls(client
     assert page.index("First Light") < page.index("Second Wind")
     assert "A playlist shared by alice · 2 songs" in page
     assert f'href="/accounts/login/?next=/shared/{playlist.share_token}/"' in page
-    assert "to play these songs." in page
-    for absent in ("data-src", "/audio", "Move ", "Remove", "rename", "/delete", 'name="order"'):
+    assert "to play them all in Musrec's player" in page
+    # Each song by the share's own link (it plays without an account while the playlist is shared), never the
+    # song's own address, which needs a session.
+    for song in songs:
+        assert f'href="/shared/{playlist.share_token}/songs/{song.pk}/audio"' in page
+    assert f"/songs/{songs[0].pk}/audio" not in page.replace(f"/shared/{playlist.share_token}/songs/", "")
+    for absent in ("data-src", "Move ", "Remove", "rename", "/delete", 'name="order"'):
         assert absent not in page
 
 
@@ -1401,13 +1407,14 @@ def test_exporting_m3u8_downloads_each_song_with_its_absolute_audio_url(alice_cl
     assert response["Content-Type"] == "audio/x-mpegurl; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="Sunday_ Best_Worst.m3u8"'
     body = b"".join(response.streaming_content).decode()
-    assert body == (
+    # Each link signed for the exporter, so that a player without a session plays it (test_stream_links.py).
+    assert re.sub(r"\?key=[\w%.:-]+", "?key=…", body) == (
         "#EXTM3U\n"
         "#PLAYLIST:Sunday: Best/Worst?\n"
         "#EXTINF:215,Frogatto - Heroes\n"
-        f"http://testserver/songs/{first.pk}/audio\n"
+        f"http://testserver/songs/{first.pk}/audio?key=…\n"
         "#EXTINF:61,Ada Trio - Blue Smoke\n"
-        f"http://testserver/songs/{second.pk}/audio\n"
+        f"http://testserver/songs/{second.pk}/audio?key=…\n"
     )
 
 
@@ -1430,7 +1437,7 @@ def test_exporting_xspf_gives_valid_xml(alice_client, alice):
     ns = {"x": XSPF_NAMESPACE}
     track = root.find("x:trackList/x:track", ns)
     assert track.findtext("x:title", namespaces=ns) == "Rock & <Roll>"
-    assert track.findtext("x:location", namespaces=ns) == f"http://testserver/songs/{song.pk}/audio"
+    assert track.findtext("x:location", namespaces=ns).startswith(f"http://testserver/songs/{song.pk}/audio?key=")
     assert track.findtext("x:duration", namespaces=ns) == "2500"
 
 

@@ -214,7 +214,7 @@ def test_the_liked_page_needs_a_login(client):
 def test_the_player_bar_gets_the_buttons_of_the_playing_song_with_its_rating(alice_client, alice, song):
     Rating.objects.rate(alice, song, Rating.DISLIKE)
 
-    response = alice_client.get(reverse("catalog:song_rating_buttons", args=[song.pk]))
+    response = alice_client.get(reverse("catalog:song_rating_buttons", args=[song.pk]), headers={"HX-Request": "true"})
 
     page = response.content.decode()
     assert response.status_code == 200

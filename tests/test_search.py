@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -176,6 +178,50 @@ def test_an_explicit_sort_overrides_relevance(alice_client, db):
     response = alice_client.get(reverse("catalog:song_list"), {"q": "wesnoth", "sort": "title"})
 
     assert [song.title for song in response.context["page"].object_list] == ["A Tale of Wesnoth", "Wesnoth"]
+
+
+def sort_menu(html: str, *, oob: bool = False) -> list[tuple[str, bool]]:
+    """The sort menu's (label, chosen): the form's, or the one a fragment sends to replace it."""
+    attributes = ' hx-swap-oob="true"' if oob else ""
+    menu = re.search(f'<select id="sort" name="sort" aria-label="Sort by"{attributes}>(.*?)</select>', html, re.DOTALL)
+    assert menu, "no sort menu"
+    options = re.findall(r'<option value="[^"]*"( selected)?>([^<]*)</option>', menu[1])
+    return [(label, bool(chosen)) for chosen, label in options]
+
+
+def test_without_a_search_the_sort_menu_offers_title_once_and_chooses_it(alice_client, db):
+    html = alice_client.get(reverse("catalog:song_list")).content.decode()
+
+    menu = sort_menu(html)
+    assert [label for label, _ in menu].count("Title (A–Z)") == 1
+    assert menu[0] == ("Title (A–Z)", True)
+    assert "Best match" not in [label for label, _ in menu]
+
+
+def test_while_searching_the_sort_menu_says_best_match(alice_client, db):
+    html = alice_client.get(reverse("catalog:song_list"), {"q": "wesnoth"}).content.decode()
+
+    assert [label for label, chosen in sort_menu(html) if chosen] == ["Best match"]
+    assert [label for label, _ in sort_menu(html)].count("Title (A–Z)") == 1
+
+
+def test_search_as_you_type_sends_the_sort_menu_its_new_choices_with_the_results(alice_client, db):
+    make_song(title="Wesnoth")
+    url = reverse("catalog:song_list")
+
+    typed = alice_client.get(url, {"q": "wes", "sort": ""}, headers={"HX-Request": "true", "HX-Target": "results"})
+    cleared = alice_client.get(url, {"q": "", "sort": ""}, headers={"HX-Request": "true", "HX-Target": "results"})
+
+    assert [label for label, chosen in sort_menu(typed.content.decode(), oob=True) if chosen] == ["Best match"]
+    cleared_menu = sort_menu(cleared.content.decode(), oob=True)
+    assert cleared_menu[0] == ("Title (A–Z)", True)
+    assert "Best match" not in [label for label, _ in cleared_menu]
+
+
+def test_a_title_sort_chosen_while_searching_is_still_shown_once_the_search_is_cleared(alice_client, db):
+    html = alice_client.get(reverse("catalog:song_list"), {"q": "", "sort": "title"}).content.decode()
+
+    assert [label for label, chosen in sort_menu(html) if chosen] == ["Title (A–Z)"]
 
 
 @pytest.fixture

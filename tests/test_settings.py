@@ -99,6 +99,8 @@ LIMITS = {
     "MUSREC_UPLOADS_PER_HOUR": 30,
     "MUSREC_MAX_QUEUED_PER_USER": 20,
     "MUSREC_PLAYS_PER_MINUTE": 60,
+    "MUSREC_MIN_ANALYSIS_SECONDS": 3,
+    "MUSREC_STREAM_LINK_DAYS": 7,
 }
 
 
@@ -118,7 +120,15 @@ def test_a_login_failure_limit_of_0_turns_the_lockout_off(monkeypatch):
     assert settings_with(monkeypatch, MUSREC_LOGIN_FAILURE_LIMIT="0")["AXES_ENABLED"] is False
 
 
-@pytest.mark.parametrize(("name", "value"), [("MUSREC_LOGIN_LOCKOUT_MINUTES", "0"), ("MUSREC_UPLOAD_QUOTA_MB", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MUSREC_LOGIN_LOCKOUT_MINUTES", "0"),
+        ("MUSREC_UPLOAD_QUOTA_MB", "-1"),
+        ("MUSREC_MIN_ANALYSIS_SECONDS", "0"),
+        ("MUSREC_STREAM_LINK_DAYS", "0"),
+    ],
+)
 def test_a_limit_below_its_minimum_stops_the_site_with_the_reason(monkeypatch, name, value):
     with pytest.raises(ImproperlyConfigured, match=f"{name}='{value}': .* or more is expected"):
         settings_with(monkeypatch, **{name: value})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from pathlib import Path
 
@@ -17,11 +18,12 @@ from django.utils.html import escape
 
 from catalog.importer import import_file
 from catalog.models import Genre, Playlist, Song
+from recommender.core.hubs import CSLS_WEIGHT
 from recommender.forms import PLAYLIST_SIZES
 from recommender.jobs import queue_analysis
 from recommender.models import Embedding, active_dimensions, active_model_key
 from tests.conftest import run_analysis_worker
-from tests.factories import make_song, synth_signal, write_audio
+from tests.factories import ANALYSABLE_SECONDS, make_song, synth_signal, write_audio
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,7 +76,7 @@ def page_text(response) -> str:
     return response.content.decode()
 
 
-def wav_bytes(*, seconds: float = 2.0, seed: int = 0, sample_rate: int = 8000) -> bytes:
+def wav_bytes(*, seconds: float = ANALYSABLE_SECONDS, seed: int = 0, sample_rate: int = 8000) -> bytes:
     """A 16-bit mono WAV: 16,000 bytes a second at the default rate."""
     buffer = io.BytesIO()
     sf.write(buffer, synth_signal(seconds=seconds, seed=seed, sample_rate=sample_rate), sample_rate, format="WAV")
@@ -171,7 +173,16 @@ def test_an_upload_is_analysed_by_the_worker_and_gets_a_playlist_that_can_be_sav
     assert len(playlist) == 5
     assert song not in playlist
     assert all(s.in_catalogue for s in playlist)
-    assert [s.similarity for s in playlist] == sorted((s.similarity for s in playlist), reverse=True)
+    # Ranked by CSLS (recommender/core/hubs.py): similarity less half of each song's neighbour similarity r.
+    r = dict(
+        Embedding.objects.filter(song__in=playlist, model=active_model_key()).values_list(
+            "song", "neighbour_similarity"
+        )
+    )
+    known = [value for value in r.values() if value is not None]
+    fallback = sum(known) / len(known) if known else 0.0
+    scores = [s.similarity - CSLS_WEIGHT * (fallback if r[s.pk] is None else r[s.pk]) for s in playlist]
+    assert all(a >= b - 1e-6 for a, b in itertools.pairwise(scores))
     assert b"Songs that sound like it" in page.content
     assert alice_client.get(reverse("recommender:spectrogram", args=[song.pk]))["Content-Type"] == "image/png"
 
@@ -288,6 +299,18 @@ def test_a_song_over_the_duration_limit_is_refused_naming_the_limit(alice_client
 
     assert response.status_code == 400
     assert "This file cannot be used: too long: 70 seconds, the limit is 60 seconds." in page_text(response)
+    assert_nothing_was_stored(media_root, analysis_queue)
+
+
+def test_a_file_too_short_to_analyse_is_refused_naming_the_least(alice_client, settings, media_root, analysis_queue):
+    settings.MUSREC_MIN_ANALYSIS_SECONDS = 3
+
+    response = upload_bytes(alice_client, "click.wav", wav_bytes(seconds=0.2))
+
+    assert response.status_code == 400
+    assert "This file cannot be used: too short to analyse: 0.2 seconds, and the least is 3 seconds." in page_text(
+        response
+    )
     assert_nothing_was_stored(media_root, analysis_queue)
 
 

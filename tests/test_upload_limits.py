@@ -16,15 +16,15 @@ from django.urls import reverse
 from catalog.models import Song
 from recommender import views
 from recommender.uploads import MIB
-from tests.factories import make_song, synth_signal
+from tests.factories import ANALYSABLE_SECONDS, make_song, synth_signal
 
 pytestmark = pytest.mark.django_db
 
 
 def wav_bytes(*, seed: int) -> bytes:
-    """Two seconds of 16-bit mono WAV at 8 kHz: 32,044 bytes."""
+    """Four seconds (enough to analyse) of 16-bit mono WAV at 8 kHz: 64,044 bytes."""
     buffer = io.BytesIO()
-    sf.write(buffer, synth_signal(seconds=2.0, seed=seed, sample_rate=8000), 8000, format="WAV")
+    sf.write(buffer, synth_signal(seconds=ANALYSABLE_SECONDS, seed=seed, sample_rate=8000), 8000, format="WAV")
     return buffer.getvalue()
 
 

@@ -202,3 +202,28 @@ def test_a_listener_who_reads_nothing_for_the_send_timeout_is_cut_off(web_server
         assert listener.length == BIG_FILE
     finally:
         listener.leave()
+
+
+def test_an_exported_m3u8_plays_through_the_server_for_a_player_without_a_session(web_server, alice):
+    """What VLC or mpv does with an exported playlist (issue 11, §6.6): read the file, ask for each link, no cookie."""
+    from catalog.models import Playlist, PlaylistItem
+
+    songs = [make_song(title="Alpha"), make_song(title="Bravo")]
+    playlist = Playlist.objects.create(owner=alice, name="Road trip")
+    for position, song in enumerate(songs, start=1):
+        PlaylistItem.objects.create(playlist=playlist, song=song, position=position)
+    status, m3u8 = get(web_server, reverse("catalog:playlist_export", args=[playlist.pk, "m3u8"]), session_of(alice))
+    assert status == 200
+    links = [line for line in m3u8.decode().splitlines() if line.startswith("http://")]
+
+    for link, song in zip(links, songs, strict=True):
+        parts = urlsplit(link)
+        with song.audio.open("rb") as handle:
+            first_bytes = handle.read(100)
+        conn = http.client.HTTPConnection("127.0.0.1", web_server, timeout=10)
+        try:
+            conn.request("GET", f"{parts.path}?{parts.query}", headers={"Range": "bytes=0-99"})
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (206, first_bytes)
+        finally:
+            conn.close()

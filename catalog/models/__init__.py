@@ -1,5 +1,6 @@
 """The catalog app's models, one module per part of the domain, all importable from ``catalog.models``."""
 
+from catalog.models.artwork import Cover, CoverQuerySet, cover_token
 from catalog.models.listening import InvalidPlay, Play, PlayQuerySet, Rating, RatingQuerySet, play_outcome
 from catalog.models.music import (
     MAX_QUERY_LENGTH,
@@ -35,6 +36,8 @@ __all__ = [
     "UNKNOWN_ARTIST",
     "Album",
     "Artist",
+    "Cover",
+    "CoverQuerySet",
     "Genre",
     "GenreQuerySet",
     "InvalidPlay",
@@ -53,6 +56,7 @@ __all__ = [
     "artist_group_key",
     "catalogue_generation",
     "catalogue_song_count",
+    "cover_token",
     "forget_catalogue_figures",
     "genre_menu",
     "genre_song_ids",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -21,7 +22,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import F, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, When
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -55,6 +56,10 @@ class Artist(models.Model):
 class Album(models.Model):
     title = models.CharField(max_length=255)
     artist = models.ForeignKey(Artist, null=True, blank=True, on_delete=models.SET_NULL, related_name="albums")
+    # The album's picture, from a catalogue song's file: never from a private upload (catalog.models.artwork).
+    cover = models.ForeignKey(
+        "catalog.Cover", null=True, blank=True, on_delete=models.SET_NULL, related_name="albums", editable=False
+    )
 
     class Meta:
         ordering = [Lower("title")]
@@ -251,7 +256,38 @@ def genre_song_ids(genre: Genre | set[int], *, distinct: bool = True) -> models.
 
 class SongQuerySet(models.QuerySet["Song"]):
     def with_relations(self) -> SongQuerySet:
-        return self.select_related("artist", "album").prefetch_related("genres", "predicted_genres")
+        return self.select_related("artist", "album").prefetch_related("genres", "predicted_genres").with_title_notes()
+
+    def note_repeated_titles(self, songs: Iterable[Song]) -> None:
+        """Give ``songs`` (loaded some other way, say through a playlist's items) their ``title_repeats``, in one
+        query."""
+        songs = list(songs)
+        repeats = dict(self.filter(pk__in=[s.pk for s in songs]).with_title_notes().values_list("pk", "title_repeats"))
+        for song in songs:
+            song.title_repeats = repeats.get(song.pk, False)
+
+    def with_title_notes(self) -> SongQuerySet:
+        """Each song with ``title_repeats``: whether another song by its artist has the same title (a game's eleven
+        "Living Caves"), so that lists tell them apart (``Song.title_note``).
+
+        Counted among the songs everyone can see, and for a private upload its owner's own uploads too: another
+        person's private upload must not change what anyone sees.
+        """
+        same = (
+            Song.objects.filter(artist=OuterRef("artist"), title__iexact=OuterRef("title"))
+            .exclude(pk=OuterRef("pk"))
+            .values("pk")
+        )
+        in_catalogue = Exists(same.filter(in_catalogue=True))
+        among_own = Exists(same.filter(in_catalogue=False, owner=OuterRef("owner")))
+        return self.annotate(
+            title_repeats=Case(
+                When(in_catalogue, then=True),
+                When(Q(in_catalogue=False) & among_own, then=True),
+                default=False,
+                output_field=models.BooleanField(),
+            )
+        )
 
     def catalogue(self) -> SongQuerySet:
         """Songs everyone may browse: imports, and uploads their owners chose to share."""
@@ -411,6 +447,10 @@ class Song(models.Model):
     # Filled in by the analysis: the network's genre for songs whose tags name none.
     predicted_genres = models.ManyToManyField(Genre, blank=True, related_name="predicted_songs")
     spectrogram = models.ImageField(upload_to="spectrograms/", max_length=255, blank=True)
+    # The picture in the song's own file (or beside it); without one the album's shows, else one drawn from the sound.
+    cover = models.ForeignKey(
+        "catalog.Cover", null=True, blank=True, on_delete=models.SET_NULL, related_name="songs", editable=False
+    )
     tempo_bpm = models.FloatField(null=True, blank=True)
     loudness_db = models.FloatField(null=True, blank=True, help_text="Integrated loudness, LUFS (approximate)")
     energy = models.FloatField(null=True, blank=True, help_text="0 (calm) to 1 (intense)")
@@ -454,6 +494,16 @@ class Song(models.Model):
 
     def get_absolute_url(self) -> str:
         return song_url("catalog:song_detail", self.pk)
+
+    @property
+    def title_note(self) -> str:
+        """What tells this song from others of its artist with the same title (``with_title_notes``): its track
+        number and file name; "" when its title is its own, or when it was not counted."""
+        if not getattr(self, "title_repeats", False):
+            return ""
+        return " · ".join(
+            part for part in (f"track {self.track_number}" if self.track_number else "", self.original_filename) if part
+        )
 
     # Every song in a list has a play button, like/dislike and "+" (templates/catalog/_song.html).
     @property

@@ -112,9 +112,13 @@ def analyse_files(
     *,
     model: Embedder,
     max_seconds: float | None = None,
+    min_seconds: float = 0.0,
     windows: int = WINDOWS_PER_SONG,
 ) -> list[SongAnalysis | AudioError]:
-    """Analyse each file; a file that cannot be analysed gets the ``AudioError`` saying why, in its place."""
+    """Analyse each file; a file that cannot be analysed gets the ``AudioError`` saying why, in its place.
+
+    A file longer than ``max_seconds`` or shorter than ``min_seconds`` is refused before it is decoded.
+    """
     from recommender.core.pictures import mel_image
 
     spec = model.spec
@@ -122,8 +126,7 @@ def analyse_files(
     for path in paths:
         try:
             info = decoding.probe(path)
-            if max_seconds is not None:
-                decoding.check_duration(info, max_seconds=max_seconds)
+            decoding.check_duration(info, max_seconds=max_seconds, min_seconds=min_seconds)
             clips, mels = song_windows(path, spec=spec, windows=windows, info=info)
             prepared.append(
                 _Prepared(

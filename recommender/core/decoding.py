@@ -69,6 +69,10 @@ class TooLong(AudioError):
     pass
 
 
+class TooShort(AudioError):
+    pass
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     duration: float
@@ -119,18 +123,24 @@ def probe(path: Path) -> AudioInfo:
     )
 
 
-def check_duration(info: AudioInfo, *, max_seconds: float) -> None:
-    """Refuse a file longer than ``max_seconds``, before anything decodes all of it.
+def check_duration(info: AudioInfo, *, max_seconds: float | None = None, min_seconds: float = 0.0) -> None:
+    """Refuse a file longer than ``max_seconds`` before anything decodes all of it, or shorter than ``min_seconds``.
 
     A stream of unknown length reports an enormous duration, so it is refused too.
 
     Raises
     ------
     TooLong
-        ``info.duration`` is over the limit.
+        ``info.duration`` is over ``max_seconds``.
+    TooShort
+        ``info.duration`` is under ``min_seconds``: too little sound for the analysis to say anything about it.
     """
-    if not info.duration <= max_seconds:
+    if max_seconds is not None and not info.duration <= max_seconds:
         raise TooLong(f"too long: {length_in_words(info.duration)}, the limit is {length_in_words(max_seconds)}")
+    if info.duration < min_seconds:
+        # Rounded down: 2.96 seconds must not read as the 3 that would have been enough.
+        shown = f"{math.floor(info.duration * 10) / 10:.1f}" if info.duration >= 0.1 else f"{info.duration:.2f}"
+        raise TooShort(f"too short to analyse: {shown} seconds, and the least is {min_seconds:g} seconds")
 
 
 def window_starts(

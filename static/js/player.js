@@ -11,6 +11,7 @@
   var audio = bar.querySelector("audio");
   var titleLink = bar.querySelector(".player-title");
   var artistLabel = bar.querySelector(".player-artist");
+  var coverImage = bar.querySelector(".player-cover");
   var idleLabel = bar.querySelector(".player-idle");
   var toggleButton = bar.querySelector(".player-toggle");
   var previousButton = bar.querySelector(".player-previous");
@@ -168,7 +169,19 @@
       title: button.dataset.title,
       artist: button.dataset.artist,
       url: button.dataset.url,
+      artistUrl: button.dataset.artistUrl,
+      cover: button.dataset.cover,
+      artwork: button.dataset.artwork,
     };
+  }
+
+  // A track's cover at 128 or 512 pixels: as its button or queue gave it, else from the bar's address for any song
+  // (a queue saved before covers existed), which redirects to the cover's lasting address.
+  function coverOf(track, size) {
+    var given = size > 128 ? track.artwork : track.cover;
+    if (given) return given;
+    if (!coverImage || !coverImage.dataset.urlTemplate) return "";
+    return coverImage.dataset.urlTemplate.replace(/\/0\/cover\/128\.jpg$/, "/" + track.id + "/cover/" + size + ".jpg");
   }
 
   function load(position, autoplay) {
@@ -341,10 +354,19 @@
       titleLink.textContent = track.title;
       setHref(titleLink, track.url);
       artistLabel.textContent = track.artist;
+      if (track.artistUrl) setHref(artistLabel, track.artistUrl); else artistLabel.removeAttribute("href");
+      var cover = coverOf(track, 128);
+      if (coverImage && cover && coverImage.getAttribute("src") !== cover) coverImage.src = cover;
       if ("mediaSession" in navigator && window.MediaMetadata) {
-        navigator.mediaSession.metadata = new MediaMetadata({ title: track.title, artist: track.artist });
+        var artwork = [];
+        if (cover) {
+          artwork.push({ src: cover, sizes: "128x128", type: "image/jpeg" });
+          artwork.push({ src: coverOf(track, 512), sizes: "512x512", type: "image/jpeg" });
+        }
+        navigator.mediaSession.metadata = new MediaMetadata({ title: track.title, artist: track.artist, artwork: artwork });
       }
     }
+    if (coverImage) coverImage.hidden = !track;
     if (addLink) {
       addLink.hidden = !track;
       // The link was rendered for song 0; the current song takes its place.
