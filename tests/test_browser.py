@@ -114,10 +114,13 @@ def test_a_listener_plays_a_song_and_seeks_with_a_range_request(page, alice, tmp
     page.get_by_role("link", name="Heroes of Wesnoth").click()
 
     expect(page.get_by_role("heading", name="Heroes of Wesnoth")).to_be_visible()
-    player = page.locator("#player")
+    # The song page plays through the player bar, the site's one player.
+    player = page.locator("#player-bar audio")
     player.evaluate("player => player.addEventListener('playing', () => { window.musrecPlaying = true })")
-    player.evaluate("player => player.play()")
-    page.wait_for_function("window.musrecPlaying === true && document.getElementById('player').currentTime > 0.3")
+    page.locator("#page").get_by_role("button", name="Play Heroes of Wesnoth", exact=True).click()
+    page.wait_for_function(
+        "window.musrecPlaying === true && document.querySelector('#player-bar audio').currentTime > 0.3"
+    )
     assert audio_responses, "the player never asked for the audio"
     assert all(response.request.header_value("range") for response in audio_responses)
     assert {response.status for response in audio_responses} == {206}
@@ -133,7 +136,8 @@ def test_a_listener_plays_a_song_and_seeks_with_a_range_request(page, alice, tmp
     ) as seek_response:
         player.evaluate("(player, seconds) => { player.currentTime = seconds }", SEEK_TO_SECONDS)
     page.wait_for_function(
-        "target => { const p = document.getElementById('player'); return !p.paused && p.currentTime > target }",
+        "target => { const p = document.querySelector('#player-bar audio');"
+        " return !p.paused && p.currentTime > target }",
         arg=SEEK_TO_SECONDS + 0.3,
     )
 

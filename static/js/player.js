@@ -23,10 +23,19 @@
   var rateSlot = bar.querySelector(".player-rate");
   var queueList = bar.querySelector(".player-queue-list");
   var queueCount = bar.querySelector(".player-queue-count");
+  var volumeSlider = bar.querySelector(".player-volume");
+  var shuffleButtons = bar.querySelectorAll(".player-shuffle");
+  var repeatButtons = bar.querySelectorAll(".player-repeat");
+  var notice = bar.querySelector(".player-notice");
+  var help = document.querySelector("dialog.player-help");
 
   var RECORD_URL = bar.dataset.recordUrl;
   var CSRF_TOKEN = bar.dataset.csrfToken;
   var STORAGE_KEY = "musrec-player-" + bar.dataset.user;
+  // Volume, shuffle and repeat outlast the tab: a listener sets them once for this browser.
+  var SETTINGS_KEY = "musrec-player-settings-" + bar.dataset.user;
+  var REPEAT_MODES = ["off", "all", "one"];
+  var SEEK_STEP_SECONDS = 5;
   // timeupdate comes every quarter second or so; a longer step is a jump, not listening.
   var MAX_STEP_SECONDS = 5;
   // "Previous" restarts the song when this far in, as music players do.
@@ -35,6 +44,7 @@
   var queue = [];
   var index = -1;
   var seeking = false;
+  var settings = { volume: 1, shuffle: false, repeat: "off" };
   // One listening session per <audio> element: {songId, heard, last}.
   var sessions = new Map();
 
@@ -139,7 +149,7 @@
       case "ended":
         accumulate(media);
         flush(media, true);
-        if (media === audio) next();
+        if (media === audio) finished();
         break;
       case "error":
         // A song whose file is gone (deleted meanwhile): go on with the queue.
@@ -196,13 +206,97 @@
     save();
   }
 
+  // Shuffled, the chosen song plays first and the rest follow in a random order.
+  function shuffled(tracks, position) {
+    var rest = tracks.filter(function (_, i) { return i !== position; });
+    for (var i = rest.length - 1; i > 0; i--) {
+      var j = Math.floor(Math.random() * (i + 1));
+      var swap = rest[i]; rest[i] = rest[j]; rest[j] = swap;
+    }
+    return [tracks[position]].concat(rest);
+  }
+
   function setQueue(tracks, position) {
+    if (settings.shuffle && tracks.length > 1) {
+      tracks = shuffled(tracks, position);
+      position = 0;
+    }
     queue = tracks;
     load(position, true);
   }
 
   function next() {
     if (index + 1 < queue.length) load(index + 1, true);
+    else if (settings.repeat === "all" && queue.length) load(0, true);
+  }
+
+  function finished() {
+    if (settings.repeat === "one") {
+      audio.currentTime = 0;
+      audio.play().catch(function () {});
+    } else {
+      next();
+    }
+  }
+
+  function seekBy(seconds) {
+    if (!audio.getAttribute("src")) return;
+    var end = isFinite(audio.duration) ? audio.duration : Infinity;
+    audio.currentTime = Math.min(Math.max((audio.currentTime || 0) + seconds, 0), end);
+    showState();
+  }
+
+  function announce(text) {
+    if (!notice) return;
+    notice.textContent = text;
+  }
+
+  // "Play next" and "Add to queue" sit in a song's "+" menu, beside its play button, which carries the song.
+  function queueTrack(track, afterCurrent) {
+    if (!current()) {
+      queue = [track];
+      load(0, afterCurrent);
+    } else {
+      queue.splice(afterCurrent ? index + 1 : queue.length, 0, track);
+      render();
+      save();
+    }
+    announce((afterCurrent ? "Playing next: " : "Added to the queue: ") + track.title);
+  }
+
+  function moveInQueue(from, to) {
+    if (from === to || to < 0 || to >= queue.length) return;
+    var track = queue.splice(from, 1)[0];
+    queue.splice(to, 0, track);
+    if (index === from) index = to;
+    else if (from < index && to >= index) index -= 1;
+    else if (from > index && to <= index) index += 1;
+    render();
+    save();
+  }
+
+  function removeFromQueue(position) {
+    var removed = queue.splice(position, 1)[0];
+    if (position < index) {
+      index -= 1;
+    } else if (position === index) {
+      // The playing song leaves: the next one takes its place, playing if it was.
+      var wasPlaying = !audio.paused;
+      flush(audio, false);
+      audio.pause();
+      if (index < queue.length) {
+        load(index, wasPlaying);
+      } else {
+        index = queue.length ? queue.length - 1 : -1;
+        audio.removeAttribute("src");
+        delete audio.dataset.songId;
+        audio.load();
+        if (index >= 0) load(index, false);
+      }
+    }
+    render();
+    save();
+    announce("Removed from the queue: " + removed.title);
   }
 
   function previous() {
@@ -283,7 +377,135 @@
   previousButton.addEventListener("click", previous);
   queueList.addEventListener("click", function (event) {
     var item = event.target.closest("button[data-index]");
-    if (item) load(Number(item.dataset.index), true);
+    if (!item) return;
+    var position = Number(item.dataset.index);
+    var action = item.dataset.action;
+    if (action === "up") moveInQueue(position, position - 1);
+    else if (action === "down") moveInQueue(position, position + 1);
+    else if (action === "remove") removeFromQueue(position);
+    else load(position, true);
+    // The list is drawn anew: keep the keyboard on the same control of the same song, or the nearest left.
+    var moved = action === "up" ? position - 1 : action === "down" ? position + 1 : position;
+    var again = queueList.querySelector('button[data-action="' + (action || "play") + '"][data-index="' + moved + '"]:not(:disabled)') ||
+      queueList.querySelector('button[data-index="' + Math.min(moved, queue.length - 1) + '"]');
+    if (again) again.focus();
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".queue-next, .queue-add");
+    if (!button) return;
+    var actions = button.closest(".song-actions");
+    var play = actions && actions.querySelector("button.play");
+    if (!play) return;
+    queueTrack(trackOf(play), button.classList.contains("queue-next"));
+    var menu = button.closest("details");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+
+  // ---- Volume, shuffle, repeat ------------------------------------------------------------------
+
+  function saveSettings() {
+    try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch (error) { /* not remembered */ }
+  }
+
+  function loadSettings() {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "null"); } catch (error) { saved = null; }
+    if (!saved) return;
+    var volume = Number(saved.volume);
+    if (isFinite(volume)) settings.volume = Math.min(Math.max(volume, 0), 1);
+    settings.shuffle = saved.shuffle === true;
+    if (REPEAT_MODES.indexOf(saved.repeat) >= 0) settings.repeat = saved.repeat;
+  }
+
+  function showSettings() {
+    audio.volume = settings.volume;
+    if (volumeSlider) {
+      volumeSlider.value = String(settings.volume);
+      volumeSlider.setAttribute("aria-valuetext", Math.round(settings.volume * 100) + " %");
+    }
+    shuffleButtons.forEach(function (button) { button.setAttribute("aria-pressed", String(settings.shuffle)); });
+    repeatButtons.forEach(function (button) {
+      var label = "Repeat: " + (settings.repeat === "all" ? "all" : settings.repeat === "one" ? "this song" : "off");
+      button.dataset.mode = settings.repeat;
+      button.setAttribute("aria-label", label);
+      button.title = label;
+      if (!button.querySelector("svg")) button.textContent = label;
+    });
+  }
+
+  if (volumeSlider) {
+    volumeSlider.addEventListener("input", function () {
+      settings.volume = Number(volumeSlider.value);
+      showSettings();
+      saveSettings();
+    });
+  }
+  shuffleButtons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      settings.shuffle = !settings.shuffle;
+      // Turned on mid-queue, what is still to come is shuffled; what was played stays where it was.
+      if (settings.shuffle && index >= 0 && index + 2 < queue.length) {
+        queue = queue.slice(0, index).concat(shuffled(queue.slice(index), 0));
+        save();
+      }
+      showSettings();
+      saveSettings();
+      render();
+    });
+  });
+  repeatButtons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      settings.repeat = REPEAT_MODES[(REPEAT_MODES.indexOf(settings.repeat) + 1) % REPEAT_MODES.length];
+      showSettings();
+      saveSettings();
+      render();
+    });
+  });
+
+  // ---- Keyboard shortcuts -----------------------------------------------------------------------
+
+  function openHelp() {
+    if (help && !help.open) help.showModal();
+  }
+  bar.querySelectorAll(".player-help-open").forEach(function (button) { button.addEventListener("click", openHelp); });
+
+  // Typing is never a shortcut; nor is Space on a control, which it presses.
+  function typingIn(element) {
+    if (!element || !element.closest) return false;
+    return !!element.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (typingIn(event.target)) return;
+    if (help && help.open) return;
+    var key = event.key;
+    if (key === "?") {
+      event.preventDefault();
+      openHelp();
+    } else if (key === " " || key === "Spacebar") {
+      if (event.target.closest && event.target.closest("button, a[href], summary, [role=button], [tabindex]:not(main)")) return;
+      if (!current()) return;
+      event.preventDefault();
+      toggle();
+    } else if (key === "ArrowLeft" || key === "ArrowRight") {
+      if (!audio.getAttribute("src")) return;
+      event.preventDefault();
+      var step = event.shiftKey ? 2 * SEEK_STEP_SECONDS : SEEK_STEP_SECONDS;
+      seekBy(key === "ArrowLeft" ? -step : step);
+    } else if (key === "n" || key === "N") {
+      if (!current()) return;
+      event.preventDefault();
+      next();
+    } else if (key === "p" || key === "P") {
+      if (!current()) return;
+      event.preventDefault();
+      previous();
+    }
   });
 
   seek.addEventListener("input", function () {
@@ -313,6 +535,13 @@
 
   var PLAY_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M7 4v16l13-8z"/></svg>';
   var PAUSE_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M6 4h4v16H6zM14 4h4v16h-4z"/></svg>';
+
+  function icon(path) {
+    return '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false"><path fill="currentColor" d="' + path + '"/></svg>';
+  }
+  var UP_ICON = icon("M12 5l7 8h-5v6h-4v-6H5z");
+  var DOWN_ICON = icon("M12 19l-7-8h5V5h4v6h5z");
+  var REMOVE_ICON = icon("M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z");
 
   function showState() {
     var playing = !audio.paused;
@@ -349,7 +578,7 @@
     idleLabel.hidden = !!track;
     toggleButton.disabled = !track;
     previousButton.disabled = !track;
-    nextButton.disabled = !track || index + 1 >= queue.length;
+    nextButton.disabled = !track || (index + 1 >= queue.length && settings.repeat !== "all");
     if (track) {
       titleLink.textContent = track.title;
       setHref(titleLink, track.url);
@@ -376,27 +605,52 @@
     queueCount.textContent = String(queue.length);
     queueList.replaceChildren.apply(queueList, queue.map(function (item, position) {
       var li = document.createElement("li");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.dataset.index = String(position);
-      button.textContent = item.title + " · " + item.artist;
-      button.setAttribute("aria-label", "Play " + item.title + " by " + item.artist);
+      function control(action, text, label, disabled) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.dataset.index = String(position);
+        button.dataset.action = action;
+        button.className = action === "play" ? "queue-play" : "queue-edit";
+        // Edits are icons, so an entry's text is its song alone.
+        if (action === "play") button.textContent = text; else button.innerHTML = text;
+        button.title = label;
+        button.setAttribute("aria-label", label);
+        button.disabled = !!disabled;
+        li.appendChild(button);
+      }
+      var name = item.title + " by " + item.artist;
+      control("play", item.title + " · " + item.artist, "Play " + name);
+      control("up", UP_ICON, "Move " + name + " up", position === 0);
+      control("down", DOWN_ICON, "Move " + name + " down", position === queue.length - 1);
+      control("remove", REMOVE_ICON, "Remove " + name + " from the queue");
       if (position === index) {
         li.className = "current";
         li.setAttribute("aria-current", "true");
       }
-      li.appendChild(button);
       return li;
     }));
     markButtons();
     showState();
   }
 
+  // The lock screen, a headset's buttons, the browser's media hub.
   if ("mediaSession" in navigator) {
-    try {
-      navigator.mediaSession.setActionHandler("nexttrack", next);
-      navigator.mediaSession.setActionHandler("previoustrack", previous);
-    } catch (error) { /* an action this browser does not know */ }
+    var actions = {
+      play: function () { if (audio.paused) toggle(); },
+      pause: function () { if (!audio.paused) audio.pause(); },
+      nexttrack: next,
+      previoustrack: previous,
+      seekbackward: function (details) { seekBy(-((details && details.seekOffset) || SEEK_STEP_SECONDS)); },
+      seekforward: function (details) { seekBy((details && details.seekOffset) || SEEK_STEP_SECONDS); },
+      seekto: function (details) {
+        if (details && isFinite(details.seekTime) && audio.getAttribute("src")) audio.currentTime = details.seekTime;
+      },
+    };
+    Object.keys(actions).forEach(function (action) {
+      try {
+        navigator.mediaSession.setActionHandler(action, actions[action]);
+      } catch (error) { /* an action this browser does not know */ }
+    });
   }
 
   // ---- Surviving a full page load (admin pages, a reload): the queue comes back, paused -----------
@@ -504,6 +758,9 @@
   });
   if (window.htmx) window.htmx.onLoad(markButtons);
 
+  document.documentElement.classList.add("has-player");
+  loadSettings();
+  showSettings();
   restore();
   render();
 })();
