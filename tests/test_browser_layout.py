@@ -230,6 +230,20 @@ def test_no_main_page_scrolls_sideways(new_page, alice, library, viewport):
     assert not overflowing, "\n".join(f"{name}: {problem}" for name, problem in overflowing.items())
 
 
+def scroll_to_the_end(page) -> None:
+    """Scroll to the bottom and stay there: covers that load meanwhile make the page longer after a first scroll."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        """() => {
+            window.scrollTo(0, document.documentElement.scrollHeight);
+            const end = document.documentElement.scrollHeight - window.innerHeight;
+            return Math.abs(window.scrollY - end) < 1 && [...document.images].every(image => image.complete);
+        }""",
+        polling=100,
+        timeout=TIMEOUT_MS,
+    )
+
+
 @pytest.mark.parametrize("viewport", ["phone-390", "desktop"])
 def test_the_player_bar_stays_in_view_while_a_song_plays(new_page, alice, library, viewport):
     phone = viewport in PHONES
@@ -245,7 +259,7 @@ def test_the_player_bar_stays_in_view_while_a_song_plays(new_page, alice, librar
     page.locator("nav").get_by_role("link", name="Playlists").click()
     page.get_by_role("link", name="A road trip through the long summer evening").click()
     expect(page.get_by_role("heading", name=re.compile("A road trip"))).to_be_visible()
-    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    scroll_to_the_end(page)
     screenshot(page, f"{viewport}-playing-at-the-end-of-a-playlist")
 
     assert audio.evaluate("audio => audio.musrecMarker") == "same player"
