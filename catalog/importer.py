@@ -238,12 +238,17 @@ def retag_upload(
         song.artist = _get_or_create_ci(Artist, "name", artist or UNKNOWN_ARTIST)
         song.album = _get_album(album, song.artist) if album else None
         song.track_number = track_number
-        song.save(update_fields=["title", "artist", "album", "track_number"])
+        song.tags_edited = True
+        song.save(update_fields=["title", "artist", "album", "track_number", "tags_edited"])
         song.genres.set(_genres_for(None if song.in_catalogue else song.owner, genres))
 
 
 def publish_upload(song: Song) -> None:
-    """Put an upload in the public catalogue, with the genres its tags name (created now if new)."""
+    """Put an upload in the public catalogue, with the genres its tags name (created now if new).
+
+    A private upload could only join genres that existed, so the file's other genres are read again now, unless
+    the owner has corrected the tags: then their genres are the ones they chose.
+    """
     with transaction.atomic():
         Song.objects.filter(pk=song.pk).update(in_catalogue=True)
         forget_catalogue_figures()  # update() sends no signal
@@ -253,7 +258,7 @@ def publish_upload(song: Song) -> None:
             path = Path(song.audio.path)
         except NotImplementedError:  # remote storage: the genres it already has will do
             return
-        if path.is_file() and (names := read_tags(path).genres):
+        if not song.tags_edited and path.is_file() and (names := read_tags(path).genres):
             song.genres.add(*[Genre.objects.named(name) for name in names])
 
 

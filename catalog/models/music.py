@@ -424,6 +424,9 @@ class Song(models.Model):
     album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.SET_NULL, related_name="songs")
     genres = models.ManyToManyField(Genre, blank=True, related_name="songs")
     track_number = models.PositiveIntegerField(null=True, blank=True)
+    # The owner corrected the file's tags on the upload's page: sharing the upload keeps their genres rather than
+    # reading the file's again (catalog.importer.publish_upload).
+    tags_edited = models.BooleanField(default=False)
     duration = models.FloatField(help_text="Seconds")
     audio = models.FileField(upload_to="songs/", max_length=255)
     original_filename = models.CharField(max_length=255, blank=True)
