@@ -437,7 +437,6 @@ def playlist_shared(request: HttpRequest, token: UUID) -> HttpResponse:
         "playlist": playlist,
         "items": items,
         "page": page,
-        "hidden_count": playlist.items.count() - page.paginator.count,
         "is_owner": request.user.is_authenticated and playlist.owner_id == request.user.pk,
     }
     return render(request, "catalog/playlist_shared.html", context)

@@ -481,6 +481,8 @@ def refresh_neighbour_similarity() -> int:
         updated = Embedding.objects.refresh_neighbour_similarity(everything=everything)
     except OperationalError as error:  # the rows were locked for longer than lock_timeout: next minute
         logger.warning("Neighbour similarity (CSLS) not refreshed this time: %s", error)
+        if everything and size > FULL_REFRESH_UP_TO:
+            cache.delete(REFRESHED_RECENTLY)  # the day's full refresh did not happen: try it again next time
         return 0
     if everything:
         cache.set(REFRESHED_FOR_SIZE, size, timeout=None)

@@ -63,6 +63,18 @@ def test_someone_elses_private_upload_of_the_same_title_changes_nothing_anyone_s
     assert "title-note" not in catalogue_page(alice_client)
 
 
+def test_a_shared_uploads_file_name_is_never_shown_to_others(alice_client, bob_client, alice):
+    make_song(title="Intro", artist="Band", original_filename="intro.ogg")
+    shared = make_song(
+        title="Intro", artist="Band", owner=alice, in_catalogue=True, track_number=2, original_filename="alice-memo.m4a"
+    )
+
+    for page in (catalogue_page(bob_client), bob_client.get(shared.get_absolute_url()).content.decode()):
+        assert "alice-memo" not in page
+    assert "track 2" in catalogue_page(bob_client)
+    assert "alice-memo.m4a" in alice_client.get(shared.get_absolute_url()).content.decode()  # her own file
+
+
 def test_an_uploads_owner_sees_it_told_apart_from_the_catalogue_song_it_repeats(alice_client, alice):
     make_song(title="Living Caves", artist="Zeno Rogue", original_filename="caves-1.ogg")
     mine = make_song(

@@ -273,8 +273,10 @@ class SongQuerySet(models.QuerySet["Song"]):
         Counted among the songs everyone can see, and for a private upload its owner's own uploads too: another
         person's private upload must not change what anyone sees.
         """
+        # Lower() on both sides, as the (artist, lower(title)) index has it: iexact compiles to UPPER().
         same = (
-            Song.objects.filter(artist=OuterRef("artist"), title__iexact=OuterRef("title"))
+            Song.objects.annotate(lower_title=Lower("title"))
+            .filter(artist=OuterRef("artist"), lower_title=Lower(OuterRef("title")))
             .exclude(pk=OuterRef("pk"))
             .values("pk")
         )
@@ -473,6 +475,7 @@ class Song(models.Model):
             GinIndex(SearchVector("search_document", config="simple"), name="song_search_fts"),
             GinIndex(fields=["search_document"], opclasses=["gin_trgm_ops"], name="song_search_trgm"),
             models.Index(Lower("title"), name="song_title_ci"),
+            models.Index("artist", Lower("title"), name="song_artist_title_ci"),
             models.Index(fields=["analysis_status"], name="song_analysis_status"),
         ]
         constraints = [
@@ -501,11 +504,15 @@ class Song(models.Model):
     @property
     def title_note(self) -> str:
         """What tells this song from others of its artist with the same title (``with_title_notes``): its track
-        number and file name; "" when its title is its own, or when it was not counted."""
+        number and, for an imported song, its file name; "" when its title is its own, or when it was not counted.
+
+        An upload's file name is its owner's (it may say who they are): once shared it shows its track number only.
+        """
         if not getattr(self, "title_repeats", False):
             return ""
+        file_name = self.original_filename if self.owner_id is None else ""
         return " · ".join(
-            part for part in (f"track {self.track_number}" if self.track_number else "", self.original_filename) if part
+            part for part in (f"track {self.track_number}" if self.track_number else "", file_name) if part
         )
 
     # Every song in a list has a play button, like/dislike and "+" (templates/catalog/_song.html).
