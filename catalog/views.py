@@ -137,8 +137,11 @@ def shared_song_audio(request: HttpRequest, token: UUID, pk: int) -> HttpRespons
     """A song of a shared playlist, for anyone holding its link: only while it is shared, only its catalogue songs."""
     playlist = get_shared_playlist(token)
     song = get_object_or_404(Song.objects.catalogue().filter(pk__in=playlist.items.values("song_id")), pk=pk)
-    # A visitor's streams are counted per address, as sign-ups are: there is no one else to count them for.
-    listener = request.user.pk if request.user.is_authenticated else f"address:{request.META.get('REMOTE_ADDR', '')}"
+    # A visitor's streams are counted per share and address: there is no one else to count them for, and behind a
+    # reverse proxy every visitor has the proxy's address, so a count per address alone would make all visitors of
+    # all shared playlists share one handful of streams.
+    address = request.META.get("REMOTE_ADDR", "")
+    listener = request.user.pk if request.user.is_authenticated else f"share:{token}:address:{address}"
     return _stream(request, song, listener=listener)
 
 

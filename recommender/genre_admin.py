@@ -141,8 +141,10 @@ def card_context(genre_model: GenreModel) -> dict[str, Any]:
             with contextlib.suppress(OSError):  # a folder removed by hand: the page still shows the card
                 pictures[key] = "data:image/png;base64," + base64.b64encode((folder / name).read_bytes()).decode()
     context["pictures"] = pictures
+    # Catalogue songs only: even an operator's page does not count people's private uploads.
     context["predictions"] = (
-        genre_model.predictions.values("genre__name")
+        genre_model.predictions.filter(song__in_catalogue=True)
+        .values("genre__name")
         .annotate(songs=Count("pk"), confidence=Avg("confidence"))
         .order_by("-songs", "genre__name")
     )

@@ -80,6 +80,9 @@ def _length_label(seconds: int) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
+MAX_ALBUMS_SHOWN = 48
+
+
 @require_GET
 @login_required
 def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -87,10 +90,11 @@ def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ordered = _in_album_order(songs)
     # Their albums, each with how many of its songs by this artist the viewer may see, and one to show its cover.
     counts = dict(songs.filter(album__isnull=False).order_by().values_list("album_id").annotate(n=Count("pk")))
-    albums = list(Album.objects.filter(pk__in=counts).order_by(Lower("title")))
+    # An artist may have thousands of albums ("Unknown artist" after an untagged import): a page shows a bounded few.
+    albums = list(Album.objects.filter(pk__in=counts).order_by(Lower("title"))[:MAX_ALBUMS_SHOWN])
     firsts = {
         song.album_id: song
-        for song in ordered.filter(album_id__in=counts)
+        for song in ordered.filter(album_id__in=[album.pk for album in albums])
         .select_related("album")
         .order_by("album_id", F("track_number").asc(nulls_last=True), "pk")
         .distinct("album_id")
@@ -102,6 +106,7 @@ def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "artist": artist,
         "page": _songs_page(request, ordered),
         "albums": albums,
+        "album_count": len(counts),
         "cover_song": songs.select_related("album").order_by("cover", "album__cover", "pk").first(),
         "similar": [] if artist.name == UNKNOWN_ARTIST else similar_artists(artist, viewer=request.user),
         "is_unknown": artist.name == UNKNOWN_ARTIST,

@@ -138,6 +138,21 @@ def test_a_long_artist_page_is_paginated_and_play_all_fetches_every_song(alice_c
     assert tracks[0]["artistUrl"] == artist_url("Long Band")
 
 
+def test_an_artist_with_many_albums_shows_a_bounded_few_and_says_how_many(alice_client, monkeypatch):
+    from recommender import views_catalogue
+
+    monkeypatch.setattr(views_catalogue, "MAX_ALBUMS_SHOWN", 2)
+    for title in ("Alpha", "Beta", "Gamma"):
+        make_song(title=f"{title} song", artist="Prolific", album=Album.objects.create(title=title))
+
+    page = alice_client.get(artist_url("Prolific"))
+
+    assert [album.title for album in page.context["albums"]] == ["Alpha", "Beta"]
+    assert "3 albums" in page.content.decode()
+    assert "The first 2 of 3 albums" in page.content.decode()
+    assert "Gamma song" in page.content.decode()  # every song is still listed
+
+
 # --- The album page -------------------------------------------------------------------------------------------------
 
 

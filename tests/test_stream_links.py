@@ -212,14 +212,17 @@ def test_a_share_link_plays_only_the_playlists_catalogue_songs(alice, songs):
     assert Client().get(shared(elsewhere)).status_code == 404
 
 
-def test_a_visitors_shared_streams_are_counted_per_address(alice, songs, settings):
+def test_a_visitors_shared_streams_are_counted_per_share_and_address(alice, songs, settings):
     settings.MUSREC_STREAMS_PER_USER = 1
     playlist = make_playlist(alice, songs, public=True)
+    other = make_playlist(alice, songs, public=True)
     url = reverse("catalog:shared_song_audio", args=[playlist.share_token, songs[0].pk])
-    held = claim_stream_slot("address:127.0.0.1")
+    held = claim_stream_slot(f"share:{playlist.share_token}:address:127.0.0.1")
 
     assert Client().get(url).status_code == 429
     assert Client(REMOTE_ADDR="10.0.0.2").get(url).status_code == 200
+    # Another share's visitors from the same address (everyone, behind a proxy) have streams of their own.
+    assert Client().get(reverse("catalog:shared_song_audio", args=[other.share_token, songs[0].pk])).status_code == 200
     held.release()
 
 
