@@ -258,6 +258,10 @@ def test_the_player_bar_stays_in_view_while_a_song_plays(new_page, alice, librar
         page.get_by_text("Menu", exact=True).click()
     page.locator("nav").get_by_role("link", name="Playlists").click()
     page.get_by_role("link", name="A road trip through the long summer evening").click()
+    # The list page names the playlist too: wait for the playlist's own page before scrolling it, or the swap
+    # that follows scrolls back to the top.
+    page.wait_for_url(re.compile(r"/playlists/\d+/$"))
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
     expect(page.get_by_role("heading", name=re.compile("A road trip"))).to_be_visible()
     scroll_to_the_end(page)
     screenshot(page, f"{viewport}-playing-at-the-end-of-a-playlist")
