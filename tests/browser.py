@@ -75,3 +75,10 @@ def log_in(page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".who")).to_have_text(username)
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot when MUSREC_SCREENSHOT_DIR names a folder (for looking at pages; tests never need it)."""
+    if folder := os.environ.get("MUSREC_SCREENSHOT_DIR"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)

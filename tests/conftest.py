@@ -78,18 +78,29 @@ def bob_client(bob) -> Client:
     return client
 
 
-@pytest.fixture
-def analysis_queue():
-    """The analysis queue, empty at the start; whatever the test left in it is deleted afterwards."""
+def emptied_queue(name: str):
+    """The RQ queue ``name``, empty at the start; whatever the test left in it is deleted afterwards."""
     import django_rq
 
-    queue = django_rq.get_queue("analysis")
+    queue = django_rq.get_queue(name)
     queue.empty()
     yield queue
     queue.empty()
     for registry in (queue.finished_job_registry, queue.failed_job_registry):
         for job_id in registry.get_job_ids():
             registry.remove(job_id, delete_job=True)
+
+
+@pytest.fixture
+def analysis_queue():
+    """The analysis queue, emptied before and after the test."""
+    yield from emptied_queue("analysis")
+
+
+@pytest.fixture
+def default_queue():
+    """The default queue (genre-model jobs), emptied before and after the test."""
+    yield from emptied_queue("default")
 
 
 def run_analysis_worker() -> bool:

@@ -7,9 +7,7 @@ covers and the player bar with a cover, at both sizes.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from django.urls import reverse
 
 from catalog.importer import Outcome, import_file
 from catalog.models import Album, Artist, Song
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
 from tests.factories import add_picture, embed, jpeg, make_song, write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -26,7 +24,6 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=CHROMIUM_MISSING)]
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-SCREENSHOT_DIR = os.environ.get("MUSREC_SCREENSHOT_DIR")
 D = 200
 
 # Every <img> in the page that should show a picture: loaded, and really decoded (not a broken-image icon).
@@ -101,12 +98,6 @@ def open_page(page, live_server) -> Iterator:
     yield open_at
     for context in contexts:
         context.close()
-
-
-def screenshot(page, name: str, *, full_page: bool = True) -> None:
-    if SCREENSHOT_DIR:
-        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=full_page)
 
 
 def covers_shown(page, selector: str) -> list[dict]:

@@ -6,10 +6,8 @@ Set MUSREC_SCREENSHOT_DIR to a folder to keep a screenshot of every page each te
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from PIL import Image
 from catalog.importer import Outcome, import_file
 from catalog.models import Album, Play, Playlist, Rating, Song
 from recommender.models import Embedding
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
 from tests.factories import embed, make_song, write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -40,7 +38,6 @@ LONG_ALBUM = "Collected Recordings from the Long Evenings, Volume Seventeen"
 UPLOAD_FILE_NAME = "my_favourite_song_final_final_master_v2_really_final_this_time.wav"
 
 D = 200
-SCREENSHOT_DIR = os.environ.get("MUSREC_SCREENSHOT_DIR")
 
 # Elements whose box sticks out of the viewport sideways, unless an ancestor clips them (an ellipsis, a scroller).
 STICKING_OUT = """() => {
@@ -163,12 +160,6 @@ def new_page(page, live_server) -> Iterator:
     yield open_page
     for context in contexts:
         context.close()
-
-
-def screenshot(page, name: str, *, full_page: bool = True) -> None:
-    if SCREENSHOT_DIR:
-        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=full_page)
 
 
 def visit(page, url: str) -> None:

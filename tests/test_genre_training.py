@@ -533,19 +533,6 @@ def run_default_worker() -> bool:
 
 
 @pytest.fixture
-def default_queue():
-    import django_rq
-
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
-    for registry in (queue.finished_job_registry, queue.failed_job_registry):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-
-
-@pytest.fixture
 def staff_client(client, django_user_model):
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "x")
     client.force_login(admin)
