@@ -134,6 +134,7 @@ def test_a_question_mark_opens_the_shortcuts_and_escape_closes_them(page, alice,
 def test_volume_shuffle_and_repeat_are_remembered_after_a_reload(page, alice, songs):
     page.set_viewport_size(DESKTOP)
     log_in(page, "alice")
+    page.wait_for_load_state("load")  # the player's script listens to the slider only once it has run
     bar = page.locator("#player-bar")
 
     bar.get_by_role("slider", name="Volume").fill("0.4")
