@@ -23,6 +23,7 @@ from recommender import personal
 from recommender.core import paths
 from recommender.core.decoding import AUDIO_EXTENSIONS
 from recommender.models import Embedding, active_model_key
+from recommender.radio import MAX_SESSION_SONGS, Heard
 
 # --- Uploads and the playlist grown from a song ------------------------------------------------------------
 
@@ -222,3 +223,35 @@ class PathForm(forms.Form):
 
 class PathSaveForm(PathForm):
     name = PlaylistNameField()
+
+
+# --- Radio -------------------------------------------------------------------------------------------------
+
+# One song of a radio session as the player sends it: "<song id>:<seconds heard>:<1 if it reached its end>".
+HEARD_ENTRY = re.compile(r"^(\d{1,12}):(\d{1,6}(?:\.\d{1,3})?):([01])$")
+
+
+class RadioForm(forms.Form):
+    """A request for the next songs of a radio: where it started, what the session heard, what is queued."""
+
+    kind = forms.ChoiceField(choices=[(kind, kind) for kind in ("song", "artist", "album", "playlist")])
+    id = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    count = forms.IntegerField(min_value=1, max_value=5, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        entries, queued = self.data.getlist("heard"), self.data.getlist("queued")
+        if len(entries) > MAX_SESSION_SONGS or len(queued) > MAX_SESSION_SONGS:
+            raise forms.ValidationError(f"A radio session remembers at most {MAX_SESSION_SONGS} songs.")
+        heard = []
+        for entry in entries:
+            match = HEARD_ENTRY.match(entry)
+            if match is None:
+                raise forms.ValidationError(f"“{entry[:40]}” is not a song heard (id:seconds:ended).")
+            heard.append(Heard(int(match[1]), float(match[2]), match[3] == "1"))
+        if not all(value.isdigit() and len(value) <= 12 for value in queued):
+            raise forms.ValidationError("Queued songs are song ids.")
+        cleaned["heard"] = heard
+        cleaned["queued"] = [int(value) for value in queued]
+        cleaned["count"] = cleaned.get("count") or 3
+        return cleaned

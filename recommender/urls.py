@@ -1,10 +1,11 @@
 from django.urls import path
 
-from recommender import views, views_catalogue, views_personal
+from recommender import views, views_catalogue, views_home, views_personal, views_radio
 
 app_name = "recommender"
 
 urlpatterns = [
+    path("", views_home.home, name="home"),
     path("upload/", views.upload, name="upload"),
     path("upload/<int:pk>/", views.upload_detail, name="upload_detail"),
     path("upload/<int:pk>/delete", views.upload_delete, name="upload_delete"),
@@ -30,4 +31,6 @@ urlpatterns = [
     path("playlists/<int:pk>/extend", views_personal.extend_playlist, name="extend_playlist"),
     path("path/", views_personal.path_between_songs, name="path"),
     path("path/save", views_personal.save_path, name="save_path"),
+    # --- Radio: the next songs, as the player asks (recommender/views_radio.py) ---
+    path("radio/next", views_radio.radio_next, name="radio_next"),
 ]

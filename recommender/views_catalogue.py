@@ -134,22 +134,24 @@ def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recommender/album_detail.html", context)
 
 
+def queue_track(song: Song) -> dict[str, str]:
+    """One song as the player queues it, with its covers (its artist and album loaded)."""
+    return {
+        # As the play buttons' data attributes give them: the player compares ids as text.
+        "id": str(song.pk),
+        "src": song.audio_url,
+        "title": song.title,
+        "artist": song.artist.name,
+        "url": song.get_absolute_url(),
+        "artistUrl": song_url("recommender:artist", song.artist_id),
+        "cover": song_cover_url(song, QUEUE_COVER_SIZE),
+        "artwork": song_cover_url(song, ARTWORK_SIZE),
+    }
+
+
 def _queue(songs: SongQuerySet) -> JsonResponse:
     """The player's queue for "Play all" (as ``catalog:playlist_queue`` gives it), each song with its covers."""
-    tracks = [
-        {
-            # As the play buttons' data attributes give them: the player compares ids as text.
-            "id": str(song.pk),
-            "src": song.audio_url,
-            "title": song.title,
-            "artist": song.artist.name,
-            "url": song.get_absolute_url(),
-            "artistUrl": song_url("recommender:artist", song.artist_id),
-            "cover": song_cover_url(song, QUEUE_COVER_SIZE),
-            "artwork": song_cover_url(song, ARTWORK_SIZE),
-        }
-        for song in songs.select_related("artist", "album")[:MAX_PLAYLIST_SONGS]
-    ]
+    tracks = [queue_track(song) for song in songs.select_related("artist", "album")[:MAX_PLAYLIST_SONGS]]
     return JsonResponse({"tracks": tracks})
 
 
@@ -205,13 +207,13 @@ def album_songs_like(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-@login_required
 def song_cover(request: HttpRequest, pk: int, size: int, token: str | None = None) -> HttpResponse:
     """A song's cover drawn from its sound; without a token, or with a stale one, a redirect to its address now
-    (which may be a stored picture's, once the song or its album has one)."""
+    (which may be a stored picture's, once the song or its album has one). Signed out, only an imported catalogue
+    song's (``Song.objects.covers_shown_to``), for the home page's landing."""
     if size not in COVER_SIZES:
         raise Http404("No such size")
-    song = get_object_or_404(Song.objects.visible_to(request.user).select_related("album"), pk=pk)
+    song = get_object_or_404(Song.objects.covers_shown_to(request.user).select_related("album"), pk=pk)
     url = song_cover_url(song, size)
     if token is None or token != drawn_cover_token(song) or song.cover_id or (song.album and song.album.cover_id):
         response = redirect(url)
