@@ -97,7 +97,7 @@ def _signups_rate(group: str, request: HttpRequest) -> str | None:
 @ratelimit(key="ip", rate=_signups_rate, method="POST", block=False)
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("catalog:song_list")
+        return redirect("recommender:home")
     if request.limited:
         context = {
             "form": UserCreationForm(),
@@ -109,7 +109,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("catalog:song_list")
+        return redirect("recommender:home")
     return render(request, "registration/signup.html", {"form": form})
 
 

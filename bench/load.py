@@ -138,11 +138,11 @@ def sign_up(host: str, username: str) -> FastHttpSession:
 
 
 def read_catalogue(session: FastHttpSession) -> Catalogue:
-    first = session.get("/").text
+    first = session.get("/songs/").text
     pages = int(m[1]) if (m := re.search(r"Page 1 of (\d+)", first)) else 1
     ids: dict[int, str] = {}
     for number in range(1, pages + 1):
-        text = first if number == 1 else session.get(f"/?page={number}").text
+        text = first if number == 1 else session.get(f"/songs/?page={number}").text
         for pk, title in re.findall(r'data-song-id="(\d+)"[^>]*?data-title="([^"]*)"', text):
             ids[int(pk)] = unescape(title)
     genres = re.findall(r'<option value="([^"]+)"', first.split('name="genre"', 1)[-1].split("</select>", 1)[0])
@@ -270,11 +270,11 @@ class Listener(FastHttpUser):
         catalogue = self.state.catalogue
         choice = self.rng.random()
         if choice < 0.4 or not catalogue.genres:
-            url = f"/?page={self.rng.randint(1, catalogue.pages)}"
+            url = f"/songs/?page={self.rng.randint(1, catalogue.pages)}"
         elif choice < 0.7:
-            url = f"/?genre={quote(self.rng.choice(catalogue.genres))}"
+            url = f"/songs/?genre={quote(self.rng.choice(catalogue.genres))}"
         else:
-            url = f"/?sort={self.rng.choice(['-added', 'artist', '-title'])}"
+            url = f"/songs/?sort={self.rng.choice(['-added', 'artist', '-title'])}"
         self.client.get(url, name="browse", headers=BOOSTED)
         self.client.get("/analysis/progress", name="analysis progress", headers=FRAGMENT)
 
@@ -282,8 +282,8 @@ class Listener(FastHttpUser):
     def search(self) -> None:
         word = self.rng.choice(self.words)
         for typed in dict.fromkeys([word[:2], word[:4], word]):
-            headers = {**FRAGMENT, "HX-Target": "results", "HX-Current-URL": f"{self.host}/"}
-            self.client.get(f"/?q={quote(typed)}", name="search", headers=headers)
+            headers = {**FRAGMENT, "HX-Target": "results", "HX-Current-URL": f"{self.host}/songs/"}
+            self.client.get(f"/songs/?q={quote(typed)}", name="search", headers=headers)
             if self.keystroke_pause:
                 gevent.sleep(self.keystroke_pause)
 

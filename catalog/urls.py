@@ -5,7 +5,8 @@ from catalog import views, views_artwork, views_listening, views_playlist_files,
 app_name = "catalog"
 
 urlpatterns = [
-    path("", views.song_list, name="song_list"),
+    # "/" is the home page (recommender/views_home.py); the catalogue is Browse.
+    path("songs/", views.song_list, name="song_list"),
     path("songs/<int:pk>/", views.song_detail, name="song_detail"),
     path("songs/<int:pk>/audio", views.song_audio, name="song_audio"),
     path("songs/<int:pk>/licence", views.song_licence, name="song_licence"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.utils.cache import get_conditional_response
@@ -33,13 +32,13 @@ def cover_response(request: HttpRequest, picture: Callable[[], bytes], *, etag: 
 
 
 @require_safe
-@login_required
 def cover(request: HttpRequest, pk: int, size: int, token: str) -> HttpResponse:
-    """A stored picture, to whoever may see a song that shows it (its own, or its album's)."""
+    """A stored picture, to whoever may see a song that shows it (its own, or its album's); signed out, only an
+    imported catalogue song's (``Song.objects.covers_shown_to``), for the home page's landing."""
     if size not in COVER_SIZES:
         raise Http404("No such size")
     picture = get_object_or_404(Cover, pk=pk)
-    visible = Song.objects.visible_to(request.user)
+    visible = Song.objects.covers_shown_to(request.user)
     # Two checks, each on its own foreign-key index: an OR across the album join scanned the songs.
     if token != picture.token or not (
         visible.filter(cover=picture).exists() or visible.filter(album__cover=picture).exists()

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "catalog",
     "recommender",
     "accounts",
+    "subsonic",
 ]
 
 MIDDLEWARE = [
@@ -201,8 +202,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # django-axes first: it refuses a locked-out username and address before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "catalog:song_list"
-LOGOUT_REDIRECT_URL = "catalog:song_list"
+LOGIN_REDIRECT_URL = "recommender:home"
+LOGOUT_REDIRECT_URL = "recommender:home"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

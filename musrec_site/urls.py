@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("recommender.urls")),
     path("accounts/", include("accounts.urls")),
+    # The Subsonic API (/rest/…) for music players, and the Apps page that sets them up.
+    path("", include("subsonic.urls")),
     # django-rq's dashboard checks is_staff itself. Since django-rq 4 its names live in the "django_rq"
     # namespace, so the dashboard's own page also gets the short name the site's templates link to.
     path("admin/rq/", rq_stats_views.stats, name="rq_home"),

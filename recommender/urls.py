@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommender import views, views_catalogue, views_home, views_personal, views_radio
+from recommender import views, views_catalogue, views_describe, views_home, views_personal, views_radio
 
 app_name = "recommender"
 
@@ -31,6 +31,8 @@ urlpatterns = [
     path("playlists/<int:pk>/extend", views_personal.extend_playlist, name="extend_playlist"),
     path("path/", views_personal.path_between_songs, name="path"),
     path("path/save", views_personal.save_path, name="save_path"),
+    # --- Sounds like…: songs found from a description in words (recommender/views_describe.py) ---
+    path("sounds-like/", views_describe.sounds_like, name="sounds_like"),
     # --- Radio: the next songs, as the player asks (recommender/views_radio.py) ---
     path("radio/next", views_radio.radio_next, name="radio_next"),
 ]

@@ -64,13 +64,16 @@ def browser_page(live_server) -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def log_in(page, username: str) -> None:
-    """Log ``username`` in through the login form (every test user has the conftest's password)."""
+def log_in(page, username: str, *, then: str | None = None) -> None:
+    """Log ``username`` in through the login form (every test user has the conftest's password), landing on
+    ``then``: the catalogue unless it says otherwise (most tests start from its songs; logging in without a ``next``
+    lands on the home page, which tests/test_browser_home.py tests)."""
+    from django.urls import reverse
     from playwright.sync_api import expect
 
     from tests.conftest import PASSWORD
 
-    page.goto("/accounts/login/")
+    page.goto(f"{reverse('login')}?next={then or reverse('catalog:song_list')}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()

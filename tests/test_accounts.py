@@ -35,7 +35,7 @@ def test_signing_up_creates_the_account_and_logs_you_in():
     response = sign_up(client, "carol", PASSWORD)
 
     assert response.status_code == 302
-    assert response.url == reverse("catalog:song_list")
+    assert response.url == reverse("recommender:home")
     user = get_user(client)
     assert user.is_authenticated
     assert user.username == "carol"
@@ -84,11 +84,11 @@ def test_sign_up_normalises_look_alike_unicode_before_checking_for_duplicates(al
     assert User.objects.count() == 1
 
 
-def test_a_logged_in_user_visiting_sign_up_goes_to_the_catalogue(alice_client):
+def test_a_logged_in_user_visiting_sign_up_goes_home(alice_client):
     response = alice_client.get(reverse("signup"))
 
     assert response.status_code == 302
-    assert response.url == reverse("catalog:song_list")
+    assert response.url == reverse("recommender:home")
 
 
 def test_logging_in_with_the_right_password_works(alice):
@@ -97,7 +97,7 @@ def test_logging_in_with_the_right_password_works(alice):
     response = client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert response.url == reverse("catalog:song_list")
+    assert response.url == reverse("recommender:home")
     assert get_user(client) == alice
 
 
@@ -121,7 +121,7 @@ def test_logging_in_follows_next_within_the_site_but_never_off_it(alice):
     )
 
     assert inside.url == song.get_absolute_url()
-    assert outside.url == reverse("catalog:song_list")
+    assert outside.url == reverse("recommender:home")
 
 
 def test_log_out_is_post_only(alice_client, alice):

@@ -104,7 +104,7 @@ def test_an_artist_page_has_play_all_and_start_radio(alice_client, library):
     assert 'class="play-all" data-queue-target="#artist-songs"' in page
     songs_like = reverse("recommender:artist_songs_like", args=[forest.pk])
     assert re.search(
-        rf'<a class="button secondary start-radio" href="{songs_like}" data-radio-artist="{forest.pk}"', page
+        rf'<a class="button secondary start-radio" href="{songs_like}" data-radio-kind="artist" data-radio-id="{forest.pk}"', page
     )
 
 
@@ -166,7 +166,7 @@ def test_an_album_page_lists_its_songs_in_track_order_and_similar_albums(alice_c
     assert f'<a href="{artist_url("Forest Band")}">Forest Band</a>' in page
     assert [neighbour.item.title for neighbour in response.context["similar"]][:2] == ["Untitled", "Ocean Sessions"]
     album = Album.objects.get(title="Forest Sessions")
-    assert f'data-radio-album="{album.pk}"' in page
+    assert f'data-radio-kind="album" data-radio-id="{album.pk}"' in page
     assert 'img class="cover large"' in page
 
 

@@ -66,9 +66,11 @@ def test_a_new_listener_signs_up_then_searches_and_filters_without_reloading(pag
 
     sign_up(page, "carol")
 
-    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/")  # home
     expect(page.locator(".who")).to_have_text("carol")
     assert User.objects.filter(username="carol").exists()
+    page.locator("nav").get_by_role("link", name="Browse").click()
+    expect(page).to_have_url(f"{live_server.url}/songs/")
     results = page.locator("#results")
     expect(results.locator("tbody tr")).to_have_count(4)
 
@@ -150,7 +152,10 @@ def test_after_logging_out_the_catalogue_sends_you_to_log_in(page, alice, catalo
 
     page.get_by_role("button", name="Log out").click()
 
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    expect(page).to_have_url(f"{live_server.url}/")  # the home page, as a visitor sees it
+    expect(page.get_by_role("link", name="Sign up, it’s free")).to_be_visible()
+    page.goto("/songs/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/songs/$"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(catalogue["heroes"].get_absolute_url())
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/songs/\d+/$"))

@@ -120,6 +120,7 @@ def library(alice, tmp_path) -> dict[str, str]:
     Embedding.objects.filter(song=upload).update(tag_scores={"rock": 0.8, "guitar": 0.6, "indie rock": 0.5})
 
     return {
+        "home": reverse("recommender:home"),
         "browse": reverse("catalog:song_list"),
         "search": reverse("catalog:song_list") + "?q=forest",
         "song": songs[0].get_absolute_url(),
@@ -209,6 +210,7 @@ def test_no_main_page_scrolls_sideways(new_page, alice, library, viewport):
 
     visitor = new_page(size, phone=phone)
     for name, url in {
+        "home-visitor": reverse("recommender:home"),
         "login": reverse("login"),
         "signup": reverse("signup"),
         "shared-playlist-visitor": library["shared-playlist"],

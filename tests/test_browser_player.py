@@ -96,7 +96,7 @@ def test_a_listener_plays_one_song_skips_another_and_finds_both_in_the_history(p
 
     page.go_back()
 
-    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/songs/")
     expect(page.get_by_role("heading", name=re.compile("Catalogue"))).to_be_visible()
     expect(page).to_have_title("Browse · Musrec")
     assert audio.evaluate("audio => audio.musrecMarker") == "same player"

@@ -157,6 +157,17 @@ def test_volume_shuffle_and_repeat_are_remembered_after_a_reload(page, alice, so
     # Shuffled, the chosen song comes first and all three are queued.
     assert sorted(queue_titles(page)) == ["Aurora · North", "Borealis · North", "Cascade · South"]
     assert queue_titles(page)[0] == "Aurora · North"
+    # Shuffle off: the queue goes back to the list's order, the playing song still playing.
+    bar.locator(".player-options").get_by_role("button", name="Shuffle").click()
+    assert queue_titles(page) == ["Aurora · North", "Borealis · North", "Cascade · South"]
+    expect(bar.locator(".player-queue-list li.current")).to_contain_text("Aurora")
+
+    # A song's "+" menu closes when one clicks elsewhere.
+    menu = page.locator("details.add-to-playlist").first
+    menu.locator("summary").click()
+    expect(menu).to_have_attribute("open", "")
+    page.locator("h1").first.click()
+    expect(menu).not_to_have_attribute("open", "")
 
 
 def test_on_a_phone_shuffle_and_repeat_live_in_the_queue_panel_and_the_bar_stays_compact(page, alice, songs):

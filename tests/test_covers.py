@@ -219,10 +219,22 @@ def test_a_private_uploads_cover_is_its_owners_only(tmp_path, alice, alice_clien
     assert bob_client.get(f"/songs/{upload.pk}/cover/128.jpg").status_code == 404
 
 
-def test_visitors_get_no_covers(tmp_path, client):
+def test_visitors_get_the_covers_of_imported_songs_only(tmp_path, client, alice):
+    """The home page shows a visitor a few catalogue covers (test_home.py); an upload's stays its owner's."""
     song = imported(add_picture(write_audio(tmp_path / "a.mp3", title="A"), jpeg()))
+    drawn = make_song(title="Drawn")
+    (tmp_path / "up").mkdir()
+    upload = imported(
+        add_picture(write_audio(tmp_path / "up" / "b.mp3", title="B"), jpeg(colour=(0, 0, 0))), owner=alice
+    )
+    publish_upload(upload)  # shared: in the catalogue, and still someone's own file
+    shared_drawn = make_song(title="Shared drawn", owner=alice, in_catalogue=True)
 
-    assert client.get(song_cover_url(song, 64)).status_code == 302  # to the login page
+    assert client.get(song_cover_url(song, 64)).status_code == 200
+    assert client.get(song_cover_url(Song.objects.select_related("album").get(pk=drawn.pk), 64)).status_code == 200
+    assert client.get(song_cover_url(Song.objects.select_related("album").get(pk=upload.pk), 64)).status_code == 404
+    shared_drawn = Song.objects.select_related("album").get(pk=shared_drawn.pk)
+    assert client.get(song_cover_url(shared_drawn, 64)).status_code == 404
 
 
 def test_deleting_an_upload_deletes_its_picture_and_drawn_covers(

@@ -306,6 +306,14 @@ class SongQuerySet(models.QuerySet["Song"]):
             return self.catalogue()
         return self.filter(Q(in_catalogue=True) | Q(owner=user))
 
+    def covers_shown_to(self, user: AbstractBaseUser | AnonymousUser) -> SongQuerySet:
+        """Songs whose covers ``user`` may see: those visible to them. A visitor (signed out) sees the home page's
+        few demo covers, so the covers of imported catalogue songs only: never an upload's, shared or not, since
+        its picture came from someone's own file."""
+        if not user.is_authenticated:
+            return self.catalogue().filter(owner__isnull=True)
+        return self.visible_to(user)
+
     def in_genre(self, genre: Genre) -> SongQuerySet:
         """Songs tagged with ``genre`` or a sub-genre, or predicted to be, when they have no genre tag."""
         # One list of ids from the two link tables' genre indexes: written as "EXISTS ... OR EXISTS ...",

@@ -27,9 +27,12 @@
   var shuffleButtons = bar.querySelectorAll(".player-shuffle");
   var repeatButtons = bar.querySelectorAll(".player-repeat");
   var notice = bar.querySelector(".player-notice");
+  var reasonLabel = bar.querySelector(".player-reason");
+  var radioPanel = bar.querySelector(".player-radio");
   var help = document.querySelector("dialog.player-help");
 
   var RECORD_URL = bar.dataset.recordUrl;
+  var RADIO_URL = bar.dataset.radioUrl;
   var CSRF_TOKEN = bar.dataset.csrfToken;
   var STORAGE_KEY = "musrec-player-" + bar.dataset.user;
   // Volume, shuffle and repeat outlast the tab: a listener sets them once for this browser.
@@ -40,6 +43,10 @@
   var MAX_STEP_SECONDS = 5;
   // "Previous" restarts the song when this far in, as music players do.
   var RESTART_AFTER_SECONDS = 3;
+  // Radio keeps this many of its songs queued after the playing one; it asks for them anew after every song.
+  var RADIO_AHEAD = 2;
+  // What the server remembers of a session (recommender.radio.MAX_SESSION_SONGS).
+  var RADIO_MEMORY = 200;
 
   var queue = [];
   var index = -1;
@@ -47,6 +54,12 @@
   var settings = { volume: 1, shuffle: false, repeat: "off" };
   // One listening session per <audio> element: {songId, heard, last}.
   var sessions = new Map();
+  // Radio: null, or {kind, id, name, heard: [[song id, seconds, ended], ...] oldest first (the last RADIO_MEMORY),
+  // count: songs heard in all, asked: the count when its songs were last asked for}. Saved with the queue.
+  var radio = null;
+  // The queue's order before shuffle (song ids), to go back to when shuffle is turned off.
+  var unshuffled = null;
+  var radioRequest = 0;
 
   function current() { return index >= 0 && index < queue.length ? queue[index] : null; }
 
@@ -109,6 +122,7 @@
     sessions.delete(media);
     var heard = session.heard;
     if (isFinite(media.duration)) heard = Math.min(heard, media.duration);
+    if (media === audio) radioHeard(session.songId, heard, ended);
     return send(session.songId, heard, ended, wait);
   }
 
@@ -197,6 +211,9 @@
   function load(position, autoplay) {
     if (position < 0 || position >= queue.length) return;
     flush(audio, false);
+    var leaving = current();
+    // Moving on from a song that never started playing is a skip too, for the radio.
+    if (leaving && position !== index && !leaving.heard) radioHeard(leaving.id, 0, false);
     index = position;
     var track = queue[index];
     audio.dataset.songId = track.id;
@@ -204,6 +221,7 @@
     if (autoplay) audio.play().catch(function () {});
     render();
     save();
+    if (radio) askRadio();
   }
 
   // Shuffled, the chosen song plays first and the rest follow in a random order.
@@ -217,7 +235,11 @@
   }
 
   function setQueue(tracks, position) {
+    // Choosing what to play ends a radio; "Play next" and "Add to queue" only add to it.
+    stopRadio(true);
+    unshuffled = null;
     if (settings.shuffle && tracks.length > 1) {
+      unshuffled = tracks.map(function (track) { return String(track.id); });
       tracks = shuffled(tracks, position);
       position = 0;
     }
@@ -227,7 +249,13 @@
 
   function next() {
     if (index + 1 < queue.length) load(index + 1, true);
-    else if (settings.repeat === "all" && queue.length) load(0, true);
+    else if (radio) {
+      // The radio's next songs are late (a slow answer): take the first as soon as it comes.
+      flush(audio, false);
+      var leaving = current();
+      if (leaving && !leaving.heard) radioHeard(leaving.id, 0, false);
+      askRadio().then(function () { if (index + 1 < queue.length) load(index + 1, true); });
+    } else if (settings.repeat === "all" && queue.length) load(0, true);
   }
 
   function finished() {
@@ -239,6 +267,141 @@
     }
   }
 
+  // ---- Radio: when the queue runs out, similar songs, steered by what is skipped and what is kept ----------
+
+  // What happened to the playing song, for the radio: recorded once per song, when it is left or ends.
+  function radioHeard(songId, seconds, ended) {
+    var track = current();
+    if (!radio || !track || String(track.id) !== String(songId) || track.heard) return;
+    track.heard = true;
+    radio.heard.push([String(songId), Math.round(seconds * 10) / 10, ended ? 1 : 0]);
+    radio.count = (radio.count || 0) + 1;
+    if (radio.heard.length > RADIO_MEMORY) radio.heard.splice(0, radio.heard.length - RADIO_MEMORY);
+  }
+
+  function radioForm(count) {
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", CSRF_TOKEN);
+    data.append("kind", radio.kind);
+    data.append("id", radio.id);
+    data.append("count", String(count));
+    radio.heard.forEach(function (entry) { data.append("heard", entry.join(":")); });
+    // Songs still to come count as heard for "no repeats" and the artist limit.
+    queue.slice(Math.max(index, 0)).filter(function (track) { return !track.heard; }).slice(0, RADIO_MEMORY)
+      .forEach(function (track) { data.append("queued", String(track.id)); });
+    return data;
+  }
+
+  // Ask for the radio's next songs. After something new was heard, the radio's songs still to come are asked for
+  // anew (the skip or the completed song moves them); otherwise only missing ones are added.
+  function askRadio(first) {
+    if (!radio) return Promise.resolve();
+    var fresh = (radio.count || 0) !== radio.asked;
+    if (fresh && !first) {
+      var kept = queue.filter(function (track, position) { return position <= index || !track.radio; });
+      if (kept.length !== queue.length) { queue = kept; render(); }
+    }
+    var ahead = queue.length - Math.max(index, 0) - 1;
+    var wanted = first ? RADIO_AHEAD + 1 : RADIO_AHEAD - ahead;
+    if (wanted <= 0) return Promise.resolve();
+    var ticket = ++radioRequest;
+    var asked = radio.count || 0;
+    bar.setAttribute("data-radio-busy", "true");
+    return fetch(RADIO_URL, { method: "POST", body: radioForm(wanted), credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().catch(function () { return { error: "The radio did not answer (HTTP " + response.status + ")." }; });
+      })
+      .then(function (data) {
+        if (ticket !== radioRequest || !radio) return;
+        if (data.error) {
+          announce(data.error, true);
+          if (first) stopRadio(false);
+          return;
+        }
+        radio.asked = asked;
+        radio.name = data.station || radio.name;
+        var tracks = (data.tracks || []).filter(function (track) {
+          return !queue.some(function (queued) { return String(queued.id) === String(track.id); });
+        });
+        if (!tracks.length && ahead <= 0) {
+          announce(first ? "The radio found no songs like these to play." : "The radio has no more songs like these.", true);
+          if (first) stopRadio(false);
+        }
+        queue = queue.concat(tracks);
+        if (first && tracks.length && index < 0) load(0, true);
+        else { render(); save(); }
+      })
+      .catch(function () { if (ticket === radioRequest) announce("The radio could not reach the server.", true); })
+      .finally(function () { if (ticket === radioRequest) bar.removeAttribute("data-radio-busy"); });
+  }
+
+  // "Start radio" from a song (it plays first), or from an artist, album or playlist (their radio's songs play).
+  function startRadio(kind, id, seedTrack) {
+    stopRadio(true);
+    radio = { kind: kind, id: String(id), name: "Radio", heard: [], count: 0, asked: -1 };
+    if (seedTrack) {
+      queue = [seedTrack];
+      index = -1;
+      load(0, true);
+    } else {
+      queue = [];
+      index = -1;
+      flush(audio, false);
+      render();
+      askRadio(true);
+    }
+    announce("Radio on.");
+  }
+
+  function stopRadio(quiet) {
+    if (!radio) return;
+    radio = null;
+    radioRequest++;
+    bar.removeAttribute("data-radio-busy");
+    // Its songs still to come go with it; what was played stays in the queue.
+    queue = queue.filter(function (track, position) { return position <= index || !track.radio; });
+    if (!quiet) { render(); save(); announce("Radio off."); }
+  }
+
+  // In the capture phase, before htmx follows the link a starter also is (where there is no player, that link
+  // shows songs like it instead).
+  document.addEventListener("click", function (event) {
+    var starter = event.target.closest("[data-radio-kind]");
+    if (!starter || bar.contains(starter)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    var kind = starter.dataset.radioKind;
+    var seed = null;
+    if (kind === "song") {
+      // The song's own play button (beside it in its row, or on its page) carries what the queue needs.
+      var scope = starter.closest(".song-actions, [data-queue], main") || document;
+      var play = scope.querySelector('button.play[data-song-id="' + starter.dataset.radioId + '"]');
+      seed = play ? trackOf(play) : null;
+    }
+    startRadio(kind, starter.dataset.radioId, seed);
+    var menu = starter.closest("details");
+    if (menu) menu.open = false;
+  }, true);
+  // Disliking the playing song on the radio moves on at once: the radio will not play it again anyway.
+  var dislikeForm = null;
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    var values = detail.formData || detail.parameters;
+    var value = values && (typeof values.get === "function" ? values.get("value") : values.value);
+    dislikeForm = radio && rateSlot && rateSlot.contains(detail.elt) && value === "dislike" ? detail.elt : null;
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    // The form swapped itself out: htmx tells of it on its parent, and keeps the form in the request's config.
+    var config = event.detail.requestConfig;
+    if (!dislikeForm || !config || config.elt !== dislikeForm) return;
+    dislikeForm = null;
+    var track = current();
+    if (radio && event.detail.successful && track && rateSlot.dataset.songId === String(track.id)) next();
+  });
+  bar.querySelectorAll(".player-radio-stop").forEach(function (button) {
+    button.addEventListener("click", function () { stopRadio(false); });
+  });
+
   function seekBy(seconds) {
     if (!audio.getAttribute("src")) return;
     var end = isFinite(audio.duration) ? audio.duration : Infinity;
@@ -246,9 +409,15 @@
     showState();
   }
 
-  function announce(text) {
+  // Said to screen readers; a problem (``visible``) is also shown in the bar for a while.
+  function announce(text, visible) {
     if (!notice) return;
     notice.textContent = text;
+    notice.classList.toggle("visually-hidden", !visible);
+    if (visible) {
+      clearTimeout(announce.timer);
+      announce.timer = setTimeout(function () { notice.classList.add("visually-hidden"); }, 6000);
+    }
   }
 
   // "Play next" and "Add to queue" sit in a song's "+" menu, beside its play button, which carries the song.
@@ -391,6 +560,13 @@
     if (again) again.focus();
   });
 
+  // A song's "+" menu closes when one taps or clicks anywhere else, as menus do.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.add-to-playlist[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest(".queue-next, .queue-add");
     if (!button) return;
@@ -449,7 +625,19 @@
       settings.shuffle = !settings.shuffle;
       // Turned on mid-queue, what is still to come is shuffled; what was played stays where it was.
       if (settings.shuffle && index >= 0 && index + 2 < queue.length) {
+        unshuffled = queue.map(function (track) { return String(track.id); });
         queue = queue.slice(0, index).concat(shuffled(queue.slice(index), 0));
+        save();
+      } else if (!settings.shuffle && unshuffled) {
+        // Turned off, the queue goes back to its order; songs added meanwhile keep their places at the end.
+        var playing = current();
+        var rank = function (track) {
+          var at = unshuffled.indexOf(String(track.id));
+          return at < 0 ? unshuffled.length + queue.indexOf(track) : at;
+        };
+        queue = queue.slice().sort(function (a, b) { return rank(a) - rank(b); });
+        if (playing) index = queue.indexOf(playing);
+        unshuffled = null;
         save();
       }
       showSettings();
@@ -578,7 +766,15 @@
     idleLabel.hidden = !!track;
     toggleButton.disabled = !track;
     previousButton.disabled = !track;
-    nextButton.disabled = !track || (index + 1 >= queue.length && settings.repeat !== "all");
+    nextButton.disabled = !track || (index + 1 >= queue.length && settings.repeat !== "all" && !radio);
+    if (reasonLabel) {
+      reasonLabel.textContent = track && track.reason ? track.reason : "";
+      reasonLabel.hidden = !(track && track.reason);
+    }
+    if (radioPanel) {
+      radioPanel.hidden = !radio;
+      radioPanel.querySelector(".player-radio-name").textContent = radio ? radio.name : "";
+    }
     if (track) {
       titleLink.textContent = track.title;
       setHref(titleLink, track.url);
@@ -620,6 +816,13 @@
       }
       var name = item.title + " by " + item.artist;
       control("play", item.title + " · " + item.artist, "Play " + name);
+      if (item.reason) {
+        // The radio's reason for the song, under its entry.
+        var why = document.createElement("small");
+        why.className = "queue-reason muted";
+        why.textContent = item.reason;
+        li.querySelector(".queue-play").appendChild(why);
+      }
       control("up", UP_ICON, "Move " + name + " up", position === 0);
       control("down", DOWN_ICON, "Move " + name + " down", position === queue.length - 1);
       control("remove", REMOVE_ICON, "Remove " + name + " from the queue");
@@ -657,7 +860,7 @@
 
   function save() {
     try {
-      sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ queue: queue, index: index, time: audio.currentTime || 0 }));
+      sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ queue: queue, index: index, time: audio.currentTime || 0, radio: radio, unshuffled: unshuffled }));
     } catch (error) { /* storage full or refused: the queue just does not come back */ }
   }
 
@@ -667,6 +870,8 @@
     if (!saved || !Array.isArray(saved.queue) || !saved.queue.length) return;
     queue = saved.queue;
     index = Math.min(Math.max(saved.index | 0, 0), queue.length - 1);
+    if (saved.radio && saved.radio.kind && Array.isArray(saved.radio.heard)) radio = saved.radio;
+    if (Array.isArray(saved.unshuffled)) unshuffled = saved.unshuffled;
     audio.dataset.songId = queue[index].id;
     audio.preload = "metadata";
     audio.src = queue[index].src;
