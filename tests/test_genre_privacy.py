@@ -81,3 +81,19 @@ def test_an_overlong_genre_name_is_dropped(tmp_path):
     path = write_audio(tmp_path / "long.flac", seconds=1, genre="y" * (MAX_GENRE_LENGTH + 1) + ";Jazz")
 
     assert read_tags(path).genres == ["Jazz"]
+
+
+@pytest.mark.django_db
+def test_the_menus_count_is_what_the_genre_filter_lists_predicted_genres_included(alice, bob_client):
+    """A song without genre tags is listed under the genre predicted from its sound: the menu counts it too, and
+    only for catalogue songs (a private upload predicted the same genre stays uncounted)."""
+    ambient = Genre.objects.named("Ambient")
+    tagged = make_song(genres=["Ambient"])
+    predicted = make_song()
+    predicted.predicted_genres.set([ambient])
+    secret = make_song(owner=alice, in_catalogue=False)
+    secret.predicted_genres.set([ambient])
+    options = genre_menu(bob_client)
+    assert any(option.strip().endswith("Ambient (2)") for option in options), options
+    listed = bob_client.get(reverse("catalog:song_list"), {"genre": ambient.slug}).content.decode()
+    assert tagged.title in listed and predicted.title in listed and secret.title not in listed

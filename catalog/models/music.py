@@ -112,10 +112,12 @@ class GenreQuerySet(models.QuerySet["Genre"]):
         themselves, yet "Metal" is the filter a listener wants. The counting stays in PostgreSQL
         (a recursive CTE; UNION rather than UNION ALL so a parent cycle cannot loop forever).
         Only songs in the catalogue count: a genre that only someone's private upload carries is
-        nobody else's business, not even as a count.
+        nobody else's business, not even as a count. A song without genre tags counts under the genres predicted
+        from its sound, as the catalogue's genre filter lists it (``SongQuerySet.in_genre``).
         """
         genre_table = Genre._meta.db_table
         link_table = Song.genres.through._meta.db_table
+        predicted_table = Song.predicted_genres.through._meta.db_table
         song_table = Song._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
@@ -127,7 +129,10 @@ class GenreQuerySet(models.QuerySet["Genre"]):
                     JOIN tree ON child.parent_id = tree.genre_id
                 )
                 SELECT tree.ancestor_id, COUNT(DISTINCT link.song_id)
-                FROM tree JOIN {link_table} link ON link.genre_id = tree.genre_id
+                FROM tree JOIN (
+                    SELECT song_id, genre_id FROM {link_table}
+                    UNION ALL SELECT song_id, genre_id FROM {predicted_table}
+                ) link ON link.genre_id = tree.genre_id
                 JOIN {song_table} song ON song.id = link.song_id AND song.in_catalogue
                 GROUP BY tree.ancestor_id
                 """  # table names come from the models, never from input
@@ -587,6 +592,7 @@ def song_or_genre_changed(sender: type[models.Model], **kwargs: object) -> None:
 
 
 @receiver(m2m_changed, sender=Song.genres.through)
+@receiver(m2m_changed, sender=Song.predicted_genres.through)
 def song_genres_changed(sender: type[models.Model], action: str, **kwargs: object) -> None:
     if action.startswith("post_"):
         forget_catalogue_figures()
