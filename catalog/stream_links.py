@@ -3,14 +3,17 @@
 Two kinds, both served by the same stream views (Range requests, a person's stream limit, privacy):
 
 - an exported playlist's links: ``/songs/<id>/audio?key=...``, the key signed (``TimestampSigner``) for the song and
-  the person who exported it, valid for ``MUSREC_STREAM_LINK_DAYS`` days. The song must still be one that person may
-  hear when it is played: a link is never worth more than its signer's own access.
+  the person who exported it, valid for ``MUSREC_STREAM_LINK_DAYS`` days and until that person's password changes (the
+  key carries a digest of the account's password hash, as a session does: changing a leaked password ends every link
+  exported before). The song must still be one that person may hear when it is played: a link is never worth more
+  than its signer's own access.
 - a shared playlist's links: ``/shared/<token>/songs/<id>/audio``, valid while the share is (making the playlist
   private or giving it a new link ends them), for the catalogue songs of that playlist only.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -35,8 +38,13 @@ def _signer() -> TimestampSigner:
 
 def signed_stream_url(request: HttpRequest, song_id: int, user: AbstractBaseUser) -> str:
     """The absolute address of ``song_id``'s audio that plays without a session, for ``user``'s export."""
-    key = _signer().sign_object({"song": song_id, "user": user.pk})
+    key = _signer().sign_object({"song": song_id, "user": user.pk, "v": _account_version(user)})
     return request.build_absolute_uri(reverse("catalog:song_audio", args=[song_id])) + "?" + urlencode({"key": key})
+
+
+def _account_version(user: AbstractBaseUser) -> str:
+    """A digest of the account's password hash (Django's session hash): it changes when the password does."""
+    return user.get_session_auth_hash()[:16]
 
 
 def shared_stream_url(request: HttpRequest, share_token: object, song_id: int) -> str:
@@ -61,4 +69,9 @@ def stream_link_holder(key: str, song_id: int) -> AbstractBaseUser:
     holder = get_user_model().objects.filter(pk=signed["user"], is_active=True).first()
     if holder is None:
         raise StreamLinkRefused("This link is not valid.")
+    if not hmac.compare_digest(str(signed.get("v", "")), _account_version(holder)):
+        raise StreamLinkRefused(
+            "This link stopped working when the password of the account that exported it changed: "
+            "export the playlist again for new links."
+        )
     return holder

@@ -148,6 +148,22 @@ def test_a_link_of_a_deleted_account_plays_nothing(alice_client, alice, songs):
     assert play(link).status_code == 403
 
 
+def test_changing_the_password_ends_the_links_exported_before(alice_client, alice, songs):
+    playlist = make_playlist(alice, songs)
+    link = exported_link(alice_client, playlist)
+    assert play(link).status_code == 200
+
+    alice.set_password("a new and different passphrase")
+    alice.save()
+
+    refused = play(link)
+    assert refused.status_code == 403
+    assert "password" in refused.content.decode()
+    # A new export, made with the new password, plays.
+    alice_client.force_login(alice)
+    assert play(exported_link(alice_client, playlist)).status_code == 200
+
+
 def test_a_link_counts_towards_its_signers_streams(alice_client, alice, songs, settings):
     settings.MUSREC_STREAMS_PER_USER = 1
     link = exported_link(alice_client, make_playlist(alice, songs))
