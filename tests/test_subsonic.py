@@ -567,6 +567,12 @@ def test_another_persons_private_album_and_artist_do_not_exist(library, as_alice
         ("getRandomSongs", {"size": 500}),
         ("search3", {"query": "bob"}),
         ("search3", {"query": ""}),
+        ("getStarred2", {}),
+        ("getAlbumList2", {"type": "starred", "size": 500}),
+        ("getAlbumList2", {"type": "highest", "size": 500}),
+        ("getSimilarSongs", {"id": "ARTIST"}),
+        ("getSimilarSongs", {"id": "ALBUM"}),
+        ("getSimilarSongs2", {"id": "ARTIST"}),
     ],
 )
 def test_another_persons_private_upload_is_nowhere_in_lists(library, as_alice, method, params):

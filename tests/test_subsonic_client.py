@@ -120,3 +120,74 @@ def test_a_player_makes_a_playlist(library, alice, player):
     assert [song.title for song in player.get_playlist(listed.id).entry] == ["Clearing"]
     player.delete_playlist(listed.id)
     assert player.get_playlists() == []
+
+
+# Listening and sonic similarity (helper 2: subsonic/endpoints/annotation.py and sonic.py) -----------------------------
+
+
+def test_a_player_scrobbles_into_the_web_history_and_stars_into_the_likes(library, alice, player):
+    from django.test import Client
+    from django.urls import reverse
+
+    from catalog.models import Play, Rating
+
+    song_id = f"tr-{library['second'].pk}"
+    assert player.scrobble(song_id, submission=False) is True
+    assert not Play.objects.filter(user=alice).exists()
+    assert player.scrobble(song_id) is True
+    assert player.star(sids=[song_id]) is True
+    assert player.set_rating(f"tr-{library['first'].pk}", 1) is True
+
+    web = Client()
+    web.force_login(alice)
+    history = web.get(reverse("catalog:history")).content.decode()
+    assert "Canopy" in history and "Completed" in history
+    assert "Canopy" in web.get(reverse("catalog:liked")).content.decode()
+    assert Rating.objects.get(user=alice, song=library["first"]).value == Rating.DISLIKE
+    starred = player.get_starred2()
+    assert [song.title for song in starred.song] == ["Canopy"]
+    assert starred.song[0].starred and starred.song[0].user_rating == 5
+    assert player.get_song(f"tr-{library['first'].pk}").user_rating == 1
+    assert player.unstar(sids=[song_id]) is True
+    assert player.get_starred2().song in (None, [])
+
+
+def test_a_player_gets_sonic_mixes(library, player):
+    import numpy as np
+
+    from tests.factories import embed
+
+    def unit(vector: np.ndarray) -> np.ndarray:
+        return vector / np.linalg.norm(vector)
+
+    rng = np.random.default_rng(5)
+    seed_direction, far_direction = np.linalg.qr(rng.standard_normal((200, 2)))[0].T
+    seed = embed(library["first"], seed_direction)
+    near = [
+        embed(
+            make_song(title=f"Near {i}", artist=f"Near artist {i}"),
+            seed_direction + 0.15 * unit(rng.standard_normal(200)),
+        )
+        for i in range(6)
+    ]
+    goal = embed(make_song(title="Far away", artist="Far artist"), far_direction)
+    for i, weight in enumerate(np.linspace(0.2, 0.8, 6)):
+        embed(
+            make_song(title=f"Between {i}", artist=f"Between artist {i}"),
+            (1 - weight) * seed_direction + weight * far_direction,
+        )
+
+    assert "sonicSimilarity" in {extension.name for extension in player.get_open_subsonic_extensions()}
+    mix = player.get_similar_songs(f"tr-{seed.pk}", count=4)
+    assert len(mix) == 4 and all(song.title.startswith("Near") for song in mix)
+    by_artist = player.get_similar_songs2(f"ar-{near[0].artist_id}", count=3)
+    assert by_artist[0].title == "Near 0"
+    matches = player.get_sonic_similar_tracks(f"tr-{seed.pk}", count=5)
+    assert len(matches) == 5 and all(match.entry.title.startswith("Near") for match in matches)
+    similarities = [match.similarity for match in matches]
+    assert similarities == sorted(similarities, reverse=True) and all(-1 <= s <= 1 for s in similarities)
+    path = player.find_sonic_path(f"tr-{seed.pk}", f"tr-{goal.pk}", count=6)
+    assert path[0].entry.title == "Clearing" and path[-1].entry.title == "Far away" and len(path) == 6
+    assert path[0].similarity == 1.0
+    with pytest.raises(errors.DataNotFoundError):
+        player.get_sonic_similar_tracks(f"tr-{library['private'].pk}")
