@@ -194,7 +194,8 @@ def envelope(status: str) -> Payload:
 
 def render(payload: Payload, answer_format: str, *, status: str = "ok") -> HttpResponse:
     if answer_format == "json":
-        body = json.dumps({"subsonic-response": envelope(status) | payload}, ensure_ascii=False, default=_json_value)
+        answer = _without_nones({"subsonic-response": envelope(status) | payload})
+        body = json.dumps(answer, ensure_ascii=False, default=_json_value)
         response = HttpResponse(body, content_type="application/json; charset=utf-8")
     else:
         root = ElementTree.Element("subsonic-response", {"xmlns": XML_NAMESPACE})
@@ -206,6 +207,16 @@ def render(payload: Payload, answer_format: str, *, status: str = "ok") -> HttpR
     # Every answer is one person's view of the library.
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _without_nones(value: object) -> object:
+    """An optional field that has no value is left out, as the XML leaves its attribute out: clients with typed models
+    (Kotlin, Swift) read a missing field as absent but may fail on ``null``."""
+    if isinstance(value, dict):
+        return {key: _without_nones(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nones(item) for item in value]
+    return value
 
 
 def _json_value(value: object) -> object:

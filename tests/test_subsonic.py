@@ -693,3 +693,20 @@ def test_an_albums_cover_is_its_stored_picture(library, as_alice):
     assert picture.size == (64, 64)
     red, green, blue = picture.getpixel((2, 2))
     assert blue > 150 and red < 80 and green < 80
+
+
+def test_json_answers_leave_missing_fields_out_rather_than_null(client, library, as_alice):
+    """Typed clients (Kotlin, Swift) read a missing field as absent but may fail on null: a song with no album, no
+    star and no rating has no such keys at all."""
+
+    def nulls(value: object, path: str = "") -> list[str]:
+        if isinstance(value, dict):
+            return [found for key, item in value.items() for found in nulls(item, f"{path}.{key}")]
+        if isinstance(value, list):
+            return [found for i, item in enumerate(value) for found in nulls(item, f"{path}[{i}]")]
+        return [path] if value is None else []
+
+    for method, params in [("getRandomSongs", {"size": 10}), ("search3", {"query": "a"}), ("getArtists", {})]:
+        answer = as_json(client, method, as_alice, **params)
+        assert answer["status"] == "ok"
+        assert nulls(answer) == [], method
