@@ -44,4 +44,8 @@ def cover(request: HttpRequest, pk: int, size: int, token: str) -> HttpResponse:
         visible.filter(cover=picture).exists() or visible.filter(album__cover=picture).exists()
     ):
         raise Http404("No such cover")
+    # A shared upload's picture may have become its album's, and so an imported song's: still someone's own file,
+    # never shown to a visitor.
+    if not request.user.is_authenticated and Song.objects.filter(owner__isnull=False, cover=picture).exists():
+        raise Http404("No such cover")
     return cover_response(request, lambda: picture.sized(size), etag=f"{token}-{size}")

@@ -48,7 +48,13 @@ def landing_songs() -> list[Song]:
     """The few songs whose covers a visitor sees: imported catalogue songs only, never an upload, even a shared
     one (its picture came from someone's own file). The For you chooser's sample, one song per album, kept in
     the cache, so the landing costs no query of its own once the sample is there."""
-    return [song for song in personal.starter_songs() if song.owner_id is None][:LANDING_COVERS]
+    songs = [song for song in personal.starter_songs() if song.owner_id is None]
+    # Nor an imported song whose album shows a shared upload's picture (the cover view refuses it to visitors).
+    pictures = {song.cover_id or (song.album.cover_id if song.album_id else None) for song in songs} - {None}
+    uploaded = set(Song.objects.filter(owner__isnull=False, cover_id__in=pictures).values_list("cover_id", flat=True))
+    return [
+        song for song in songs if (song.cover_id or (song.album.cover_id if song.album_id else None)) not in uploaded
+    ][:LANDING_COVERS]
 
 
 def _landing_context() -> dict[str, object]:

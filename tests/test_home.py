@@ -316,3 +316,26 @@ def test_the_home_costs_the_same_queries_however_long_the_history(alice_client, 
         return len(page_queries), len(shelf_queries)
 
     assert queries_for_home(4) == queries_for_home(400)
+
+
+def test_a_shared_uploads_picture_on_an_imported_songs_album_is_not_shown_to_visitors(catalogue, bob):
+    """Sharing an upload with a picture gives its album that picture, and so the album's imported songs: signed in,
+    everyone sees it as the album's cover; a visitor never gets it, and the landing leaves that album out."""
+    from catalog.importer import publish_upload
+    from catalog.models import Cover
+    from tests.factories import jpeg
+
+    imported = catalogue["City"][0]
+    picture = Cover.objects.for_picture(jpeg(colour=(10, 200, 30)))
+    upload = make_song(title="Bob's shared", owner=bob, in_catalogue=False, album=imported.album, cover=picture)
+    publish_upload(upload)
+    imported = Song.objects.select_related("album").get(pk=imported.pk)
+    assert imported.album.cover_id == picture.pk
+    url = song_cover_url(imported, 128)
+
+    visitor = Client()
+    assert visitor.get(url).status_code == 404
+    assert url not in text(visitor.get("/"))
+    signed_in = Client()
+    signed_in.force_login(bob)
+    assert signed_in.get(url).status_code == 200
