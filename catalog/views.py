@@ -25,6 +25,7 @@ from catalog.models import (
     catalogue_song_count,
     genre_menu,
 )
+from catalog.song_filters import filters_context
 from catalog.stream_links import StreamLinkRefused, stream_link_holder
 from catalog.streaming import accel_redirect_response, audio_file_response, read_stored_file
 from catalog.views_playlists import get_shared_playlist
@@ -49,9 +50,13 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
     if genre_slug := _text_param(request, "genre"):
         genre = Genre.objects.filter(slug=genre_slug).first()
 
+    filtering = filters_context(request.GET)
+    filters = filtering["filters"]
     songs = Song.objects.catalogue().with_relations()
     if genre is not None:
         songs = songs.in_genre(genre)
+    if filters:
+        songs = songs.matching(filters)
     if query:
         songs = songs.search(query)
         # An explicit sort choice wins over relevance.
@@ -60,7 +65,8 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
     else:
         songs = songs.sorted_by(sort or "title")
 
-    page = _catalogue_page(songs, request.GET.get("page"), asked=(query, genre.pk if genre else None, sort))
+    asked = (query, genre.pk if genre else None, sort, sorted(filters.as_params().items()))
+    page = _catalogue_page(songs, request.GET.get("page"), asked=asked)
     Rating.objects.attach(request.user, page.object_list)
     context = {
         "page": page,
@@ -69,6 +75,7 @@ def song_list(request: HtmxHttpRequest) -> HttpResponse:
         "sort_options": _sort_options(query, sort),
         "genre": genre,
         "total_songs": catalogue_song_count(),
+        **filtering,
     }
     if wants_fragment(request):
         # Search as you type swaps the results only: the genre menu is not redrawn, the sort menu's choices are.

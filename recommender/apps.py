@@ -11,10 +11,13 @@ class RecommenderConfig(AppConfig):
 
         from catalog.models import Song
         from catalog.signals import catalogue_changed, songs_imported
+        from catalog.song_filters import use_mood_songs
         from recommender.artwork import forget_drawn_covers
         from recommender.jobs import queue_imported_songs
-        from recommender.models import forget_starter_choices
+        from recommender.models import Embedding, forget_starter_choices
 
         songs_imported.connect(queue_imported_songs, dispatch_uid="recommender.queue_imported_songs")
         catalogue_changed.connect(forget_starter_choices, dispatch_uid="recommender.forget_starter_choices")
         post_delete.connect(forget_drawn_covers, sender=Song, dispatch_uid="recommender.forget_drawn_covers")
+        # A mood is read from the tag scores stored with the embeddings, which the catalogue cannot import.
+        use_mood_songs(Embedding.objects.mood_song_ids)

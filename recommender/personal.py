@@ -43,6 +43,7 @@ from catalog.models import (
     SongQuerySet,
     artist_group_key,
 )
+from catalog.song_filters import SongFilters
 from recommender.core import paths, taste
 from recommender.core.rules import Candidate
 from recommender.core.vectors import similarity_quantiles, unit_length
@@ -283,8 +284,10 @@ def for_you(
     now: datetime | None = None,
     max_per_artist: int | Literal["setting"] | None = "setting",
     max_centres: int = taste.MAX_CENTRES,
+    filters: SongFilters | None = None,
 ) -> Recommendations:
-    """Catalogue songs ``user`` has not heard lately, rated, uploaded or put in a playlist, near their taste's centres.
+    """Catalogue songs ``user`` has not heard lately, rated, uploaded or put in a playlist, near their taste's centres
+    (and within ``filters``).
 
     ``max_per_artist`` is ``MUSREC_MAX_PER_ARTIST`` unless given (None: no limit); ``max_centres=1`` gives the
     one-average taste that bench/personalisation.py compares with.
@@ -310,7 +313,8 @@ def for_you(
             PlaylistItem.objects.filter(playlist__in=Playlist.objects.owned_by(user)).values_list("song_id", flat=True)
         )
     )
-    pool = _leaving_out(Song.objects.catalogue(), known)
+    catalogue = Song.objects.catalogue()
+    pool = _leaving_out(catalogue.matching(filters) if filters else catalogue, known)
     strong = [song_id for song_id, w in signals.weights.items() if w <= STRONG_NEGATIVE]
     songs = _near_centres(
         pool, centres, k=k, model=model, max_per_artist=max_per_artist, avoid=vectors_of(strong, model=model)

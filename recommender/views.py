@@ -19,6 +19,8 @@ from catalog.forms import form_errors_text
 from catalog.htmx import HtmxHttpRequest, fragment_target, wants_fragment
 from catalog.importer import Outcome, Provenance, import_file, publish_upload, retag_upload
 from catalog.models import Playlist, Rating, Song
+from catalog.song_filters import filters_context
+from catalog.song_filters import filters_form as filters_form_for
 from catalog.streaming import read_stored_file
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm, UploadTagsForm
 from recommender.jobs import queue_analysis
@@ -126,13 +128,16 @@ def _render_upload_detail(
     request: HtmxHttpRequest, song: Song, *, tags_form: UploadTagsForm | None = None, status: int = 200
 ) -> HttpResponse:
     n, genre = PlaylistOptionsForm(request.GET or None).options()
+    filtering = filters_context(request.GET)
     # "recommendations": the list and its save form, which the size and genre menus reload (in the playlist piece).
     target = fragment_target(request, {"analysis", "playlist", "recommendations"})
     # The progress poll shows no playlist: a kNN query per poll would be wasted.
     playlist = (
         []
         if target == "analysis"
-        else Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+        else Embedding.objects.similar_songs(
+            song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST, filters=filtering["filters"]
+        )
     )
     embedding = Embedding.objects.of_song(song)
     Rating.objects.attach(request.user, playlist)
@@ -147,6 +152,7 @@ def _render_upload_detail(
         "save_form": SavePlaylistForm(initial={"name": f"Like {song.title}", "n": n, "genre": genre}),
         "finished": song.analysis_status in (Song.Analysis.DONE, Song.Analysis.FAILED),
         "tags_form": tags_form or UploadTagsForm(song=song),
+        **filtering,
     }
     if target:
         # The poll that sees the analysis finish also fetches the playlist, which was empty till now.
@@ -207,12 +213,19 @@ def upload_share(request: HttpRequest, pk: int) -> HttpResponse:
 def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
     """Save the playlist grown from song ``pk`` (an own upload or a catalogue song), recomputed on the server."""
     seed = get_object_or_404(Song.objects.visible_to(request.user), pk=pk)
-    form = SavePlaylistForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"The playlist was not saved: {form_errors_text(form)}")
+    form, filters_form = SavePlaylistForm(request.POST), filters_form_for(request.POST)
+    if not form.is_valid() or filters_form.errors:
+        reasons = "; ".join(
+            filter(None, [form_errors_text(form) if form.errors else "", *filters_form.error_messages()])
+        )
+        messages.error(request, f"The playlist was not saved: {reasons}")
         return redirect(_seed_url(seed))
     songs = Embedding.objects.similar_songs(
-        seed, k=form.cleaned_data["n"], genre=form.cleaned_data["genre"], max_per_artist=settings.MUSREC_MAX_PER_ARTIST
+        seed,
+        k=form.cleaned_data["n"],
+        genre=form.cleaned_data["genre"],
+        max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
+        filters=filters_form.filters,
     )
     if not songs:
         messages.error(request, "There is nothing to save yet: the song has not been analysed.")
@@ -236,9 +249,13 @@ def more_like_this(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Songs like ``pk``: the piece the song page loads into itself, or a whole page when opened by its address."""
     song = get_object_or_404(Song.objects.visible_to(request.user).select_related("artist", "album"), pk=pk)
     n, genre = PlaylistOptionsForm(request.GET or None).options()
-    playlist = Embedding.objects.similar_songs(song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+    filtering = filters_context(request.GET)
+    playlist = Embedding.objects.similar_songs(
+        song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST, filters=filtering["filters"]
+    )
     Rating.objects.attach(request.user, playlist)
     context = {
+        **filtering,
         "song": song,
         "playlist": playlist,
         "options": PlaylistOptionsForm(initial={"n": n, "genre": genre}),

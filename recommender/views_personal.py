@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.forms import PLAYLIST_NAME_MAX_LENGTH, form_errors_text
 from catalog.htmx import HtmxHttpRequest, fragment_target
 from catalog.models import Playlist, Rating, Song
+from catalog.song_filters import filters_context
+from catalog.song_filters import filters_form as filters_form_for
 from catalog.views_playlists import get_playlist_for_user
 from recommender import personal
 from recommender.core import paths
@@ -40,9 +42,11 @@ def for_you(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _recommendations_context(request: HttpRequest) -> dict[str, object]:
-    recommendations = personal.for_you(request.user)
+    filtering = filters_context(request.GET)
+    recommendations = personal.for_you(request.user, filters=filtering["filters"])
     Rating.objects.attach(request.user, recommendations.songs)
     return {
+        **filtering,
         "songs": recommendations.songs,
         "centres": recommendations.centres,
         "save_form": PlaylistNameForm(initial={"name": "For you"}),
@@ -83,11 +87,14 @@ def for_you_start(request: HttpRequest) -> HttpResponse:
 @login_required
 def for_you_save(request: HttpRequest) -> HttpResponse:
     """Save For you as it is now (recomputed here: the page may be old, the list must be the person's)."""
-    form = PlaylistNameForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"The playlist was not saved: {form_errors_text(form)}")
+    form, filters_form = PlaylistNameForm(request.POST), filters_form_for(request.POST)
+    if not form.is_valid() or filters_form.errors:
+        reasons = "; ".join(
+            filter(None, [form_errors_text(form) if form.errors else "", *filters_form.error_messages()])
+        )
+        messages.error(request, f"The playlist was not saved: {reasons}")
         return redirect("recommender:for_you")
-    songs = personal.for_you(request.user).songs
+    songs = personal.for_you(request.user, filters=filters_form.filters).songs
     if not songs:
         messages.error(request, "There is nothing to save yet: like a few songs first.")
         return redirect("recommender:for_you")
