@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Play, Playlist, PlaylistItem, Rating, Song
+from recommender.photos import Photo
 
 EXPORT_FORMAT = "musrec-account-export"
 EXPORT_VERSION = 1
@@ -44,7 +45,7 @@ def export_filename(user: AbstractBaseUser) -> str:
 
 
 def account_export(user: User, *, absolute_url: Callable[[str], str] = str) -> dict[str, Any]:
-    """Everything Musrec keeps about ``user``: profile, history, likes, dislikes, playlists and uploads.
+    """Everything Musrec keeps about ``user``: profile, history, likes, dislikes, playlists, uploads and photos.
 
     Plain JSON-serialisable data, times in ISO 8601 (UTC). ``absolute_url`` turns a site path into
     a full URL (the view passes ``request.build_absolute_uri``), so the file names where audio lives.
@@ -58,6 +59,7 @@ def account_export(user: User, *, absolute_url: Callable[[str], str] = str) -> d
         **_ratings(user),
         "playlists": _playlists(user),
         "uploads": _uploads(user, absolute_url),
+        "photos": _photos(user, absolute_url),
     }
 
 
@@ -180,6 +182,21 @@ def _uploads(user: User, absolute_url: Callable[[str], str]) -> list[dict[str, A
     ]
 
 
+def _photos(user: User, absolute_url: Callable[[str], str]) -> list[dict[str, Any]]:
+    # What is kept of a photo is its reading and a small copy (recommender/photos.py); the copy is a link.
+    return [
+        {
+            "created_at": _iso(photo.created_at),
+            "reading": photo.mood.reading(),
+            "valence": photo.valence,
+            "arousal": photo.arousal,
+            "statistics": photo.statistics,
+            "thumbnail_url": absolute_url(reverse("recommender:photo_thumbnail", args=[photo.pk])),
+        }
+        for photo in Photo.objects.owned_by(user).defer("thumbnail").order_by("created_at", "pk")
+    ]
+
+
 def account_summary(user: User) -> dict[str, int]:
     """How much there is of each kind, for the page that offers the download and the deletion."""
     return {
@@ -189,6 +206,7 @@ def account_summary(user: User) -> dict[str, int]:
         "playlists": Playlist.objects.owned_by(user).count(),
         "uploads": Song.objects.uploads_of(user).count(),
         "shared_uploads": Song.objects.uploads_of(user).filter(in_catalogue=True).count(),
+        "photos": Photo.objects.owned_by(user).count(),
     }
 
 
@@ -216,10 +234,11 @@ def deletion_refusal(user: User) -> str | None:
 def delete_account(user: User) -> str | None:
     """Delete ``user`` and everything that is theirs; returns a refusal instead when they may not.
 
-    The database cascades to plays, ratings, playlists (with their items), favourite-genre links and
-    uploads; deleting an upload's row removes its audio file and spectrogram after the commit
-    (``delete_song_file``), unless a catalogue twin still uses them. Uploads shared into the
-    catalogue are uploads all the same: they leave the catalogue, and other people's playlists.
+    The database cascades to plays, ratings, playlists (with their items), favourite-genre links, photos
+    (their reading and thumbnail are in the row: no file is left) and uploads; deleting an upload's row removes
+    its audio file and spectrogram after the commit (``delete_song_file``), unless a catalogue twin still uses
+    them. Uploads shared into the catalogue are uploads all the same: they leave the catalogue, and other
+    people's playlists.
     """
     with transaction.atomic():
         # Locks the superusers, so two administrators deleting themselves at once cannot both be "not the last".

@@ -4,7 +4,8 @@ Django's own handlers spool any file to a temporary file before a view can look 
 the CSRF middleware parses the body before the view runs, so a limit checked in the view
 comes after a 10 GB upload has filled the disk. This handler sits first in
 ``FILE_UPLOAD_HANDLERS`` and gives up on the file at the first byte over the limit: the song upload's
-limit (``MUSREC_UPLOAD_MAX_MB``) on the upload page, a small one on every other form that takes a file.
+limit (``MUSREC_UPLOAD_MAX_MB``) on the upload page, the photo page's (``MAX_PHOTO_BYTES``), a small one on
+every other form that takes a file.
 A view sees ``request.upload_too_large`` and says why. It belongs to the site, not to one app, because it
 reads every request.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.urls import reverse
+
+from recommender.core.photo_mood import MAX_PHOTO_BYTES
 
 # Files other forms take (an M3U8 playlist: at most 1 MB) are small; only the song upload takes megabytes.
 OTHER_FILES_MAX_BYTES = 2 * 1024 * 1024
@@ -28,8 +31,13 @@ class SizeLimitUploadHandler(FileUploadHandler):
     limit = OTHER_FILES_MAX_BYTES
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        is_song_upload = self.request is not None and self.request.path_info == reverse("recommender:upload")
-        self.limit = upload_limit_bytes() if is_song_upload else OTHER_FILES_MAX_BYTES
+        path = self.request.path_info if self.request is not None else None
+        if path == reverse("recommender:upload"):
+            self.limit = upload_limit_bytes()
+        elif path == reverse("recommender:photo"):
+            self.limit = MAX_PHOTO_BYTES
+        else:
+            self.limit = OTHER_FILES_MAX_BYTES
         # Django does not catch StopUpload here, so a body declared too large is refused at its first chunk.
         # A small margin covers the multipart framing around the file.
         self.declared_too_large = bool(content_length and content_length > self.limit + 64 * 1024)

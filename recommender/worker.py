@@ -40,6 +40,7 @@ class AnalysisWorker(SimpleWorker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
+        from recommender.catalogue_map import schedule_catalogue_map
         from recommender.jobs import reconcile, refresh_neighbour_similarity
 
         try:
@@ -49,6 +50,7 @@ class AnalysisWorker(SimpleWorker):
                 logger.info("Reconciled analysis queue: %s", counts)
             if refreshed := refresh_neighbour_similarity():
                 logger.info("Neighbour similarity (CSLS) computed for %s songs", refreshed)
+            schedule_catalogue_map()
         except Exception:  # the worker must outlive a database hiccup
             logger.exception("Reconciling the analysis queue failed")
         finally:

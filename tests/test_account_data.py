@@ -108,6 +108,7 @@ def test_the_data_page_counts_what_there_is_and_offers_both_actions(alice_client
         "playlists": 2,
         "uploads": 1,
         "shared_uploads": 0,
+        "photos": 0,
     }
     page = response.content.decode()
     assert f'href="{reverse(DOWNLOAD_URL)}"' in page
