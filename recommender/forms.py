@@ -23,6 +23,7 @@ from recommender import personal
 from recommender.core import paths
 from recommender.core.decoding import AUDIO_EXTENSIONS
 from recommender.models import Embedding, active_model_key
+from recommender.radio import KINDS as RADIO_KINDS
 from recommender.radio import MAX_SESSION_SONGS, Heard
 
 # --- Uploads and the playlist grown from a song ------------------------------------------------------------
@@ -228,14 +229,16 @@ class PathSaveForm(PathForm):
 # --- Radio -------------------------------------------------------------------------------------------------
 
 # One song of a radio session as the player sends it: "<song id>:<seconds heard>:<1 if it reached its end>".
-HEARD_ENTRY = re.compile(r"^(\d{1,12}):(\d{1,6}(?:\.\d{1,3})?):([01])$")
+# ASCII digits only: \d would also take "²" or "١", which int() and float() then refuse.
+HEARD_ENTRY = re.compile(r"^([0-9]{1,12}):([0-9]{1,6}(?:\.[0-9]{1,3})?):([01])$")
+SONG_ID = re.compile(r"^[0-9]{1,12}$")
 
 
 class RadioForm(forms.Form):
     """A request for the next songs of a radio: where it started, what the session heard, what is queued."""
 
-    kind = forms.ChoiceField(choices=[(kind, kind) for kind in ("song", "artist", "album", "playlist")])
-    id = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    kind = forms.ChoiceField(choices=[(kind, kind) for kind in RADIO_KINDS])
+    id = forms.IntegerField(min_value=1, max_value=2**63 - 1)
     count = forms.IntegerField(min_value=1, max_value=5, required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -249,7 +252,7 @@ class RadioForm(forms.Form):
             if match is None:
                 raise forms.ValidationError(f"“{entry[:40]}” is not a song heard (id:seconds:ended).")
             heard.append(Heard(int(match[1]), float(match[2]), match[3] == "1"))
-        if not all(value.isdigit() and len(value) <= 12 for value in queued):
+        if not all(SONG_ID.match(value) for value in queued):
             raise forms.ValidationError("Queued songs are song ids.")
         cleaned["heard"] = heard
         cleaned["queued"] = [int(value) for value in queued]

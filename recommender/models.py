@@ -25,9 +25,12 @@ from catalog.models import (
     catalogue_generation,
     genre_song_ids,
 )
+from catalog.song_filters import SongFilters
 from recommender.core.analysis import model_key
+from recommender.core.describe import stored_tag_keys
 from recommender.core.embedders import load_card
 from recommender.core.hubs import CSLS_WEIGHT, neighbour_similarity
+from recommender.core.moods import stored_mood_keys
 from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
 from recommender.core.sounds_like import sounds_like
 from recommender.core.vectors import pair_similarity_quantiles, unit_length
@@ -184,15 +187,60 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         return ids, unit_length(np.array([row[3] for row in rows], np.float32), dtype=np.float32)
 
     def similar_songs(
-        self, song: Song, *, k: int = 10, genre: Genre | None = None, max_per_artist: int | None = 2
+        self,
+        song: Song,
+        *,
+        k: int = 10,
+        genre: Genre | None = None,
+        max_per_artist: int | None = 2,
+        filters: SongFilters | None = None,
     ) -> list[Song]:
-        """A playlist of catalogue songs that sound like ``song``; empty until it is analysed."""
+        """A playlist of catalogue songs that sound like ``song`` (within ``filters``); empty until it is analysed."""
         embedding = self.of_song(song)
         if embedding is None:
             return []
+        among = Song.objects.catalogue().matching(filters) if filters else None
         return self.nearest_songs(
-            embedding.vector, model=embedding.model, k=k, genre=genre, seed=song, max_per_artist=max_per_artist
+            embedding.vector,
+            among=among,
+            model=embedding.model,
+            k=k,
+            genre=genre,
+            seed=song,
+            max_per_artist=max_per_artist,
         )
+
+    def in_mood(self, mood: str, *, model: str | None = None) -> EmbeddingQuerySet:
+        """Embeddings of ``model`` (the active one by default) whose tag scores put their song in ``mood``: the
+        SQL of ``recommender.core.moods.in_mood``."""
+        model = model or active_model_key()
+        wanted, against = stored_mood_keys(mood, stored_tag_keys(load_card(model.partition("@")[0])))
+        if not wanted:
+            return self.none()
+
+        # The tags are read from each stored profile in one pass (jsonb_to_record): a "->>" per tag unpacked the
+        # compressed profile once per tag, 16 times for "calm" (docs/benchmarks.md, "Filters").
+        columns = {key: '"' + key.replace('"', '""') + '"' for key in dict.fromkeys(wanted + against)}
+        if any("%" in key for key in columns):  # the keys come from the networks' cards; "%" would break the query
+            raise ValueError(f"a tag key with a per cent sign cannot be a column name: {list(columns)}")
+
+        def mean(keys: list[str]) -> str:
+            if not keys:
+                return "0"
+            return "((" + " + ".join(f"COALESCE(t.{columns[key]}, 0)" for key in keys) + f") / {len(keys)})"
+
+        record = ", ".join(f"{column} float8" for column in columns.values())
+        # A Func, not raw SQL: the compiler names the column, under whatever alias a subquery gives the table.
+        in_mood = Func(
+            F("tag_scores"),
+            template=f"(SELECT {mean(wanted)} > {mean(against)} FROM jsonb_to_record(%(expressions)s) AS t({record}))",
+            output_field=models.BooleanField(),
+        )
+        return self.filter(model=model).alias(in_mood=in_mood).filter(in_mood=True)
+
+    def mood_song_ids(self, mood: str) -> EmbeddingQuerySet:
+        """The ids (``song_id``) of the songs in ``mood`` by the active model: what ``Song.objects.matching`` asks."""
+        return self.in_mood(mood).values("song_id")
 
     def nearest_songs(
         self,
@@ -205,6 +253,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         seed: Song | None = None,
         max_per_artist: int | None = 2,
         with_genres: bool = True,
+        exact: bool = False,
     ) -> list[Song]:
         """The ``k`` songs nearest to ``vector`` in ``model``'s space (the active one by default), as a playlist.
 
@@ -212,15 +261,16 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         ``.similarity`` (cosine), its artist and album, and its genres unless ``with_genres`` is false (two
         queries fewer, for pages that do not show them). The nearest-neighbour search is SQL on the HNSW
         index; the playlist rules (no seed, no duplicate recordings, at most ``max_per_artist`` per artist)
-        are applied to a few times ``k`` candidates.
+        are applied to a few times ``k`` candidates. ``exact`` ranks every song of ``among`` without the index: for a
+        second look when a filtered index search came back short (the index hands over a bounded candidate list).
         """
         query = unit_length(np.asarray(vector), dtype=np.float32)
         model = model or active_model_key()
         fetch = min(max(4 * k, 40), 1000)
-        songs, exact = Song.objects.catalogue() if among is None else among, False
+        songs = Song.objects.catalogue() if among is None else among
         if genre is not None:
             ids = Genre.objects.subtree_ids(genre)
-            exact = genre_song_ids(ids, distinct=False)[:EXACT_BELOW].count() < EXACT_BELOW
+            exact = exact or genre_song_ids(ids, distinct=False)[:EXACT_BELOW].count() < EXACT_BELOW
             if exact:
                 songs = songs.filter(pk__in=genre_song_ids(ids))
             else:
@@ -232,8 +282,11 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         song_sql, song_params = songs.order_by().values("pk").query.sql_with_params()
         # The index on vectors of this width is an expression index: the query must use its very expression.
         width = len(query)
+        # A stored row (vector, raw vector, tags) is past PostgreSQL's 2 kB, so its vector lives out of line (TOAST):
+        # the cast reads it once into the candidates, where the duplicate check below compares every pair of them
+        # (240 candidates for the radio: 0.47 s against 0.05 s on 100,000 songs, docs/benchmarks.md).
         nearest = f"""
-            SELECT e.song_id, e.vector, e.neighbour_similarity,
+            SELECT e.song_id, e.vector::vector({width}) AS vector, e.neighbour_similarity,
                    e.vector::vector({width}) <=> %s::vector({width}) AS distance
             FROM {self.model._meta.db_table} e
             WHERE e.model = %s AND e.dimensions = {width} AND e.song_id IN ({song_sql})
@@ -369,4 +422,6 @@ def embedding_changed(sender: type[Embedding], **kwargs: object) -> None:
     transaction.on_commit(forget_starter_choices)
 
 
+from recommender.catalogue_map import CatalogueMap, MapPoint  # noqa: E402,F401
 from recommender.genre_registry import GenreModel  # noqa: E402,F401
+from recommender.photos import Photo  # noqa: E402,F401

@@ -19,6 +19,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from catalog.models import Album, Artist, Playlist, Rating, Song, artist_group_key, play_outcome
+from catalog.song_filters import SongFilters
 from recommender.core import radio, taste
 from recommender.models import Embedding, active_model_key
 from recommender.personal import MAX_POSITIVES, vectors_of
@@ -30,6 +31,8 @@ MAX_SESSION_SONGS = 200
 MAX_BATCH = 5
 # Candidates fetched near each target; the playlist rules and the skip avoidance choose among them.
 CANDIDATES = 60
+# Looked at, ranked exactly, when the first candidates left the picks short.
+DEEP_CANDIDATES = 400
 
 
 class RadioError(ValueError):
@@ -131,9 +134,11 @@ def next_songs(
     queued: Sequence[int] = (),
     k: int = 3,
     model: str | None = None,
+    filters: SongFilters | None = None,
 ) -> list[Song]:
     """The next ``k`` songs of the radio ``at`` after the session ``heard`` (oldest first) and the songs already
-    ``queued`` to come, each with ``.reason`` and ``.similarity`` (to where the radio looked).
+    ``queued`` to come, each with ``.reason`` and ``.similarity`` (to where the radio looked); only songs within
+    ``filters``, when given (the station's tempo, energy and mood).
 
     Never a song of the session or the queue (nor another copy of one), nothing ``user`` disliked, at most two songs
     of one artist in any ten. The anchors take turns, one pick each, when the station has several.
@@ -147,9 +152,9 @@ def next_songs(
     session_ids = [item.song_id for item in heard] + list(queued)
     visible_session = Song.objects.visible_to(user).filter(pk__in=[*session_ids, *([at.song.pk] if at.song else [])])
     disliked = Rating.objects.for_user(user).filter(value=Rating.DISLIKE).values("song_id")
+    catalogue = Song.objects.catalogue().matching(filters) if filters else Song.objects.catalogue()
     pool = (
-        Song.objects.catalogue()
-        .exclude(pk__in=visible_session.values("pk"))
+        catalogue.exclude(pk__in=visible_session.values("pk"))
         .exclude(content_hash__in=visible_session.values("content_hash"))
         .exclude(pk__in=disliked)
     )
@@ -163,41 +168,53 @@ def next_songs(
     chosen: list[Song] = []
     chosen_vectors: list[np.ndarray] = []
     turn = len(heard) + len(queued)
-    # One anchor: one search for the whole batch. Several: they take turns, a search and a pick each.
+    # One anchor: one search for the whole batch. Several: they take turns, a search and a pick each; the radio
+    # stops short only when a whole round of anchors found nothing.
     per_search = k if len(at.anchors) == 1 else 1
-    while len(chosen) < k:
+    empty_turns = 0
+    while len(chosen) < k and empty_turns < len(at.anchors):
         anchor = at.anchors[turn % len(at.anchors)]
+        turn += 1
         goal = radio.target(anchor, events)
-        found = Embedding.objects.nearest_songs(
-            goal,
-            among=pool.exclude(pk__in=[song.pk for song in chosen]),
-            model=model,
-            k=CANDIDATES,
-            max_per_artist=None,
-            with_genres=False,
-        )
-        vectors = vectors_of([song.pk for song in found], model=model)
-        found = [song for song in found if song.pk in vectors]
-        blocks = [b for b in (avoid, np.stack(chosen_vectors) if chosen_vectors else None) if b is not None]
-        picks = radio.pick(
-            np.stack([vectors[song.pk] for song in found]) if found else np.zeros((0, len(goal))),
-            [_artist_group(song) for song in found],
-            anchor,
-            at.anchors,
-            events,
-            k=min(per_search, k - len(chosen)),
-            recent_artists=recent_artists + [_artist_group(song) for song in chosen],
-            avoid=np.concatenate(blocks) if blocks else None,
-        )
+        history = recent_artists + [_artist_group(song) for song in chosen]
+        # Artists already at their limit in the window are left out in the database, so that one prolific artist
+        # cannot fill every candidate (a game's soundtrack is one composer's); the rules still check each pick.
+        window = history[-(radio.ARTIST_WINDOW - 1) :]
+        capped = [group for group in set(window) if group > 0 and window.count(group) >= radio.MAX_PER_ARTIST]
+        among = pool.exclude(pk__in=[song.pk for song in chosen]).exclude(artist_id__in=capped)
+        wanted = min(per_search, k - len(chosen))
+        picks: list[radio.Pick] = []
+        for depth, exact in ((CANDIDATES, False), (DEEP_CANDIDATES, True)):
+            found = Embedding.objects.nearest_songs(
+                goal, among=among, model=model, k=depth, max_per_artist=None, with_genres=False, exact=exact
+            )
+            vectors = vectors_of([song.pk for song in found], model=model)
+            found = [song for song in found if song.pk in vectors]
+            blocks = [b for b in (avoid, np.stack(chosen_vectors) if chosen_vectors else None) if b is not None]
+            picks = radio.pick(
+                np.stack([vectors[song.pk] for song in found]) if found else np.zeros((0, len(goal))),
+                [_artist_group(song) for song in found],
+                anchor,
+                at.anchors,
+                events,
+                k=wanted,
+                recent_artists=history,
+                avoid=np.concatenate(blocks) if blocks else None,
+            )
+            # Short: the rules used the candidates up (one artist's songs all around), or the index, filtered by the
+            # session's exclusions, handed over too few. Look again, deeper and exactly; rare, so its cost is fine.
+            if len(picks) == wanted:
+                break
         if not picks:
-            break
+            empty_turns += 1
+            continue
+        empty_turns = 0
         for chosen_pick in picks:
             song = found[chosen_pick.index]
             song.reason = chosen_pick.reason
             song.similarity = float(vectors[song.pk] @ goal)
             chosen.append(song)
             chosen_vectors.append(vectors[song.pk])
-        turn += len(picks)
     return chosen
 
 

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from recommender import views, views_catalogue, views_describe, views_home, views_personal, views_radio
+from recommender import (
+    views,
+    views_catalogue,
+    views_describe,
+    views_home,
+    views_map,
+    views_personal,
+    views_photo,
+    views_radio,
+)
 
 app_name = "recommender"
 
@@ -33,6 +42,17 @@ urlpatterns = [
     path("path/save", views_personal.save_path, name="save_path"),
     # --- Sounds like…: songs found from a description in words (recommender/views_describe.py) ---
     path("sounds-like/", views_describe.sounds_like, name="sounds_like"),
+    # --- A photo → music: songs that match a photo's mood (recommender/views_photo.py) ---
+    path("photo/", views_photo.photo, name="photo"),
+    path("photo/<int:pk>/", views_photo.photo_detail, name="photo_detail"),
+    path("photo/<int:pk>/thumbnail.jpg", views_photo.photo_thumbnail, name="photo_thumbnail"),
+    path("photo/<int:pk>/save", views_photo.photo_save, name="photo_save"),
+    path("photo/<int:pk>/delete", views_photo.photo_delete, name="photo_delete"),
+    # --- The map of the catalogue (recommender/views_map.py) ---
+    path("map/", views_map.catalogue_map, name="map"),
+    path("map/points.json", views_map.map_points, name="map_points"),
+    path("map/songs.json", views_map.map_tracks, name="map_tracks"),
+    path("map/playlist", views_map.map_playlist, name="map_playlist"),
     # --- Radio: the next songs, as the player asks (recommender/views_radio.py) ---
     path("radio/next", views_radio.radio_next, name="radio_next"),
 ]

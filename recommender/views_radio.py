@@ -11,6 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from catalog.song_filters import filters_form as filters_form_for
 from recommender import radio
 from recommender.forms import RadioForm
 from recommender.views_catalogue import queue_track
@@ -28,13 +29,22 @@ def radio_next(request: HttpRequest) -> JsonResponse:
     if request.limited:
         return JsonResponse({"error": "Too many radio requests: wait a minute."}, status=429)
     form = RadioForm(request.POST)
-    if not form.is_valid():
-        reasons = "; ".join(" ".join(errors) for errors in form.errors.values())
+    # The station's filters (tempo_min, tempo_max, energy, mood), as the button that started it gave them.
+    filters_form = filters_form_for(request.POST)
+    if not form.is_valid() or filters_form.errors:
+        reasons = "; ".join([*(" ".join(errors) for errors in form.errors.values()), *filters_form.error_messages()])
         return JsonResponse({"error": f"The radio cannot go on: {reasons}"}, status=400)
     data = form.cleaned_data
     try:
         station = radio.station(request.user, data["kind"], data["id"])
-        songs = radio.next_songs(request.user, station, data["heard"], queued=data["queued"], k=data["count"])
+        songs = radio.next_songs(
+            request.user,
+            station,
+            data["heard"],
+            queued=data["queued"],
+            k=data["count"],
+            filters=filters_form.filters,
+        )
     except radio.RadioError as error:
         return JsonResponse({"error": str(error)}, status=400)
     tracks = [queue_track(song) | {"reason": song.reason, "radio": True} for song in songs]

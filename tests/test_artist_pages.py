@@ -104,7 +104,9 @@ def test_an_artist_page_has_play_all_and_start_radio(alice_client, library):
     assert 'class="play-all" data-queue-target="#artist-songs"' in page
     songs_like = reverse("recommender:artist_songs_like", args=[forest.pk])
     assert re.search(
-        rf'<a class="button secondary start-radio" href="{songs_like}" data-radio-kind="artist" data-radio-id="{forest.pk}"', page
+        rf'<a class="button secondary start-radio" href="{songs_like}" '
+        rf'data-radio-kind="artist" data-radio-id="{forest.pk}"',
+        page,
     )
 
 

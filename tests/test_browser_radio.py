@@ -109,7 +109,8 @@ def test_radio_continues_past_the_queue_and_two_skips_move_it_away(page, alice, 
     # The 4-second seed plays to its end; the radio's first song follows, and says why it was picked.
     first_song = str(first[0])
     wait_for_playing(page, first_song)
-    assert Play.objects.filter(user=alice, song=seed, completed=True).exists()
+    # Reported by a beacon, which may arrive a moment later.
+    wait_until(lambda: Play.objects.filter(user=alice, song=seed, completed=True).exists(), "the seed's play")
     wait_until(lambda: len(upcoming(page, alice)) >= 2, "the radio's songs after the seed")
     page.locator("#player-bar .player-queue summary").click()
     # The song playing was picked before anything was heard; those after it, once the seed had played to its end.
@@ -144,7 +145,7 @@ def test_radio_continues_past_the_queue_and_two_skips_move_it_away(page, alice, 
     )
     after = [int(track["id"]) for track in upcoming(page, alice)]
     assert len(after) >= 2
-    assert Play.objects.filter(user=alice, song_id__in=skipped, skipped=True).count() == 2
+    wait_until(lambda: Play.objects.filter(user=alice, song_id__in=skipped, skipped=True).count() == 2, "2 skips")
     # On the stored embeddings: every pick after the two skips is farther from the skipped songs than any X song
     # still unplayed; the skips pushed the radio out of their region.
     x_distances = [nearest_distance(song_id, skipped) for song_id in x_ids - set(skipped)]

@@ -148,12 +148,21 @@ def test_the_radio_keeps_the_playlist_rules_over_a_long_session(alice, space):
     assert set(prolific) & set(played)
 
 
-def test_queued_songs_are_not_picked_again_and_count_for_the_artist_limit(alice, catalogue):
+def test_queued_songs_are_not_picked_again_and_count_for_the_artist_limit(alice, catalogue, space):
     seed = catalogue["seed"][0]
     station = radio.station(alice, "song", seed.pk)
     first = radio.next_songs(alice, station, [], k=3)
     then = radio.next_songs(alice, station, [], queued=[song.pk for song in first], k=3)
     assert not {song.pk for song in first} & {song.pk for song in then}
+    # Two songs of one artist queued: the next picks leave that artist out.
+    band = catalogue["X"][0].artist
+    more = make_song(title="X band's other", artist=band.name, seconds=120.0)
+    embed(more, space["seed"] + 0.2 * unit(np.random.default_rng(15).standard_normal(D)))
+    queued = [catalogue["X"][0].pk, catalogue["Y"][0].pk]
+    with_two = radio.next_songs(alice, station, [], queued=queued, k=5)
+    assert more.pk in {song.pk for song in with_two}  # one of theirs queued: one more may come
+    queued = [catalogue["X"][0].pk, more.pk]
+    assert band.pk not in {song.artist_id for song in radio.next_songs(alice, station, [], queued=queued, k=5)}
 
 
 def test_artist_album_and_playlist_stations(alice, catalogue):
@@ -221,6 +230,8 @@ def test_the_endpoint_answers_tracks_with_reasons(alice_client, catalogue):
         ({"kind": "song", "id": 1, "heard": [f"{i}:1:0" for i in range(201)]}, "at most 200"),
         ({"kind": "song", "id": 1, "queued": "drop table"}, "Queued songs are song ids"),
         ({"kind": "song", "id": 1, "heard": "1:" + "9" * 400 + ":0"}, "is not a song heard"),
+        ({"kind": "song", "id": 1, "queued": "²"}, "Queued songs are song ids"),
+        ({"kind": "song", "id": 1, "heard": "١:3:0"}, "is not a song heard"),
     ],
 )
 def test_bad_requests_get_a_clear_message(alice_client, catalogue, form, words):
@@ -235,9 +246,16 @@ def test_unanalysed_unknown_and_foreign_starts(alice_client, bob, catalogue):
     assert response.status_code == 400
     assert response.json()["error"] == "“Not yet” has not been analysed yet, so the radio has nothing to go on."
     assert alice_client.post(URL, {"kind": "song", "id": 999999}).status_code == 404
-    upload = embed(make_song(title="Bob's", owner=bob, in_catalogue=False), np.ones(D))
+    hidden = Album.objects.create(title="Bob's hidden album")
+    upload = embed(
+        make_song(title="Bob's", owner=bob, in_catalogue=False, album=hidden, artist="Bob alone"), np.ones(D)
+    )
     assert alice_client.post(URL, {"kind": "song", "id": upload.pk}).status_code == 404
-    assert alice_client.post(URL, {"kind": "album", "id": upload.album_id or 999999}).status_code == 404
+    # An album or artist only Bob's private upload has does not exist for Alice; for Bob, it is a station.
+    assert alice_client.post(URL, {"kind": "album", "id": hidden.pk}).status_code == 404
+    assert alice_client.post(URL, {"kind": "artist", "id": upload.artist_id}).status_code == 404
+    assert alice_client.post(URL, {"kind": "album", "id": 999999}).status_code == 404
+    assert radio.station(bob, "album", hidden.pk).name == "Bob's hidden album"
 
 
 def test_radio_is_for_signed_in_people_by_post(client, alice_client, catalogue):
@@ -252,7 +270,30 @@ def test_queries_do_not_grow_with_the_session(alice_client, catalogue, django_as
     short = [f"{seed.pk}:120:1"]
     long = short + [f"{song.pk}:120:1" for song in catalogue["Z"] + catalogue["X"][:4]]
     with django_assert_max_num_queries(40) as short_queries:
-        alice_client.post(URL, {"kind": "song", "id": seed.pk, "heard": short, "count": 3})
+        short_answer = alice_client.post(URL, {"kind": "song", "id": seed.pk, "heard": short, "count": 3})
     with django_assert_max_num_queries(40) as long_queries:
-        alice_client.post(URL, {"kind": "song", "id": seed.pk, "heard": long, "count": 3})
+        long_answer = alice_client.post(URL, {"kind": "song", "id": seed.pk, "heard": long, "count": 3})
+    assert short_answer.status_code == long_answer.status_code == 200
+    assert len(short_answer.json()["tracks"]) == len(long_answer.json()["tracks"]) == 3
     assert len(long_queries.captured_queries) == len(short_queries.captured_queries)
+
+
+def test_one_prolific_artist_near_the_start_does_not_stop_the_radio(alice, space):
+    """More songs of one artist than the radio fetches at a time sit nearest the start: it keeps going, with theirs
+    spaced out (2 in any 10) and the others' songs between."""
+    rng = np.random.default_rng(14)
+    seed = embed(make_song(title="Seed", artist="Seeder"), space["seed"])
+    for i in range(radio.CANDIDATES + 10):
+        embed(make_song(title=f"P{i}", artist="Prolific"), space["seed"] + 0.2 * unit(rng.standard_normal(D)))
+    for i in range(12):
+        embed(make_song(title=f"O{i}", artist=f"Other {i}"), space["seed"] + 0.5 * unit(rng.standard_normal(D)))
+    station = radio.station(alice, "song", seed.pk)
+    heard: list[radio.Heard] = []
+    played: list[Song] = []
+    for _ in range(4):
+        batch = radio.next_songs(alice, station, heard, k=3)
+        assert len(batch) == 3, [s.artist.name for s in played + batch]
+        played += batch
+        heard += [radio.Heard(song.pk, 4.0, True) for song in batch]
+    artists = [song.artist.name for song in played]
+    assert artists.count("Prolific") == 2 and len(set(artists)) == 11

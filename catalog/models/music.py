@@ -31,6 +31,7 @@ from django.utils.text import slugify
 
 from catalog.genre_tree import broader_genre
 from catalog.signals import catalogue_changed
+from catalog.song_filters import ENERGY_BANDS, SongFilters, mood_song_ids
 from catalog.text import fold, prefix_tsquery, words
 
 # Word similarity above which a small typo ("wesnth", "nexiuz" for "Nexuiz") still finds the song.
@@ -324,6 +325,24 @@ class SongQuerySet(models.QuerySet["Song"]):
         # One list of ids from the two link tables' genre indexes: written as "EXISTS ... OR EXISTS ...",
         # PostgreSQL cannot start from the genre and checks every song instead (200+ ms on 100,000 songs).
         return self.filter(pk__in=genre_song_ids(genre))
+
+    def matching(self, filters: SongFilters) -> SongQuerySet:
+        """Songs within ``filters``' tempo range and energy band and in its mood (``catalog.song_filters``); a song
+        whose tempo or energy is not known yet fails a filter on it."""
+        songs = self
+        if filters.tempo_min is not None:
+            songs = songs.filter(tempo_bpm__gte=filters.tempo_min)
+        if filters.tempo_max is not None:
+            songs = songs.filter(tempo_bpm__lte=filters.tempo_max)
+        if filters.energy:
+            low, high = ENERGY_BANDS[filters.energy]
+            if low is not None:
+                songs = songs.filter(energy__gte=low)
+            if high is not None:
+                songs = songs.filter(energy__lt=high)
+        if filters.mood:
+            songs = songs.filter(pk__in=mood_song_ids(filters.mood))
+        return songs
 
     def analysis_counts(self) -> dict[str, int]:
         """Songs per analysis state, every state present, plus ``total`` and ``percent`` done."""

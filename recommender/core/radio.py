@@ -30,10 +30,12 @@ from recommender.core.vectors import unit_length
 Outcome = Literal["completed", "liked", "skipped", "disliked", "heard"]
 
 # How far each outcome moves the search, against an anchor's weight of 1. A like is a deliberate yes; a song
-# let play to the end a quieter one; a skip a mild no (pushes harder than a completion pulls, because a
-# listener who skips wants the change now); a dislike a firm no. "heard" (stopped halfway, or still playing)
-# says nothing.
-PULL: dict[str, float] = {"completed": 0.35, "liked": 0.7, "skipped": -0.6, "disliked": -1.0, "heard": 0.0}
+# let play to the end a quieter one; a skip a no; a dislike a firm no. "heard" (stopped halfway, or still playing)
+# says nothing. A listener who wants something else skips most songs, so the skips' sum soon outweighs the kept
+# songs: a completed play at +0.35 left the radio "away from what was skipped" more than "towards what was kept";
+# at +0.7 it plays 2.4 times as much of what the listener keeps as a radio that does not learn, against 1.9
+# (bench/radio.py, docs/quality.md "Radio: does it learn?").
+PULL: dict[str, float] = {"completed": 0.7, "liked": 1.0, "skipped": -0.6, "disliked": -1.0, "heard": 0.0}
 # Each song heard since an event makes it count this much less: the last few songs steer the radio.
 EVENT_DECAY = 0.8
 # Candidates are ranked down by this times their similarity to the nearest recent skip (decayed), so that a

@@ -250,11 +250,15 @@
   function next() {
     if (index + 1 < queue.length) load(index + 1, true);
     else if (radio) {
-      // The radio's next songs are late (a slow answer): take the first as soon as it comes.
+      // The radio's next songs are late (a slow answer): the song skipped stops, and the first to come plays as soon
+      // as it is there, unless something else was chosen meanwhile.
+      audio.pause();
       flush(audio, false);
       var leaving = current();
       if (leaving && !leaving.heard) radioHeard(leaving.id, 0, false);
-      askRadio().then(function () { if (index + 1 < queue.length) load(index + 1, true); });
+      askRadio().then(function (applied) {
+        if (applied && current() === leaving && index + 1 < queue.length) load(index + 1, true);
+      });
     } else if (settings.repeat === "all" && queue.length) load(0, true);
   }
 
@@ -279,47 +283,52 @@
     if (radio.heard.length > RADIO_MEMORY) radio.heard.splice(0, radio.heard.length - RADIO_MEMORY);
   }
 
-  function radioForm(count) {
+  function radioForm(count, stale) {
     var data = new FormData();
     data.append("csrfmiddlewaretoken", CSRF_TOKEN);
     data.append("kind", radio.kind);
     data.append("id", radio.id);
     data.append("count", String(count));
+    // The station's filters (tempo_min=90&mood=calm), from the starter's data-radio-filters.
+    if (radio.filters) new URLSearchParams(radio.filters).forEach(function (value, name) { data.append(name, value); });
     radio.heard.forEach(function (entry) { data.append("heard", entry.join(":")); });
     // Songs still to come count as heard for "no repeats" and the artist limit.
-    queue.slice(Math.max(index, 0)).filter(function (track) { return !track.heard; }).slice(0, RADIO_MEMORY)
-      .forEach(function (track) { data.append("queued", String(track.id)); });
+    // Songs still to come count as heard for "no repeats" and the artist limit; not those this answer replaces.
+    queue.slice(Math.max(index, 0)).filter(function (track) { return !track.heard && !stale.has(track); })
+      .slice(0, RADIO_MEMORY).forEach(function (track) { data.append("queued", String(track.id)); });
     return data;
   }
 
   // Ask for the radio's next songs. After something new was heard, the radio's songs still to come are asked for
-  // anew (the skip or the completed song moves them); otherwise only missing ones are added.
+  // anew (the skip or the completed song moves them), and replaced when the answer comes (kept, should it fail);
+  // otherwise only missing ones are added. Resolves true when the answer was applied.
   function askRadio(first) {
-    if (!radio) return Promise.resolve();
+    if (!radio) return Promise.resolve(false);
     var fresh = (radio.count || 0) !== radio.asked;
-    if (fresh && !first) {
-      var kept = queue.filter(function (track, position) { return position <= index || !track.radio; });
-      if (kept.length !== queue.length) { queue = kept; render(); }
-    }
-    var ahead = queue.length - Math.max(index, 0) - 1;
+    var stale = new Set(fresh && !first ? queue.filter(function (track, position) {
+      return position > index && track.radio && !track.heard;
+    }) : []);
+    var ahead = queue.length - Math.max(index, 0) - 1 - stale.size;
     var wanted = first ? RADIO_AHEAD + 1 : RADIO_AHEAD - ahead;
-    if (wanted <= 0) return Promise.resolve();
+    if (wanted <= 0) return Promise.resolve(false);
     var ticket = ++radioRequest;
     var asked = radio.count || 0;
     bar.setAttribute("data-radio-busy", "true");
-    return fetch(RADIO_URL, { method: "POST", body: radioForm(wanted), credentials: "same-origin", headers: { Accept: "application/json" } })
+    var body = radioForm(wanted, stale);
+    return fetch(RADIO_URL, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         return response.json().catch(function () { return { error: "The radio did not answer (HTTP " + response.status + ")." }; });
       })
       .then(function (data) {
-        if (ticket !== radioRequest || !radio) return;
+        if (ticket !== radioRequest || !radio) return false;
         if (data.error) {
           announce(data.error, true);
           if (first) stopRadio(false);
-          return;
+          return false;
         }
         radio.asked = asked;
         radio.name = data.station || radio.name;
+        queue = queue.filter(function (track) { return !stale.has(track); });
         var tracks = (data.tracks || []).filter(function (track) {
           return !queue.some(function (queued) { return String(queued.id) === String(track.id); });
         });
@@ -330,23 +339,33 @@
         queue = queue.concat(tracks);
         if (first && tracks.length && index < 0) load(0, true);
         else { render(); save(); }
+        return true;
       })
-      .catch(function () { if (ticket === radioRequest) announce("The radio could not reach the server.", true); })
+      .catch(function () {
+        if (ticket === radioRequest) announce("The radio could not reach the server.", true);
+        return false;
+      })
       .finally(function () { if (ticket === radioRequest) bar.removeAttribute("data-radio-busy"); });
   }
 
   // "Start radio" from a song (it plays first), or from an artist, album or playlist (their radio's songs play).
-  function startRadio(kind, id, seedTrack) {
+  function startRadio(kind, id, seedTrack, filters) {
     stopRadio(true);
-    radio = { kind: kind, id: String(id), name: "Radio", heard: [], count: 0, asked: -1 };
+    radio = { kind: kind, id: String(id), name: "Radio", heard: [], count: 0, asked: -1, filters: filters || "" };
+    unshuffled = null;
     if (seedTrack) {
       queue = [seedTrack];
       index = -1;
       load(0, true);
     } else {
+      // What played stops: the radio's first songs play when they come.
+      flush(audio, false);
+      audio.pause();
+      audio.removeAttribute("src");
+      delete audio.dataset.songId;
+      audio.load();
       queue = [];
       index = -1;
-      flush(audio, false);
       render();
       askRadio(true);
     }
@@ -356,11 +375,19 @@
   function stopRadio(quiet) {
     if (!radio) return;
     radio = null;
+    unshuffled = null;
     radioRequest++;
     bar.removeAttribute("data-radio-busy");
     // Its songs still to come go with it; what was played stays in the queue.
     queue = queue.filter(function (track, position) { return position <= index || !track.radio; });
-    if (!quiet) { render(); save(); announce("Radio off."); }
+    if (!quiet) {
+      render();
+      save();
+      announce("Radio off.");
+      // The button pressed is hidden with the panel: the keyboard goes on from the queue's own button.
+      var summary = bar.querySelector(".player-queue summary");
+      if (summary && radioPanel && radioPanel.contains(document.activeElement)) summary.focus();
+    }
   }
 
   // In the capture phase, before htmx follows the link a starter also is (where there is no player, that link
@@ -368,6 +395,8 @@
   document.addEventListener("click", function (event) {
     var starter = event.target.closest("[data-radio-kind]");
     if (!starter || bar.contains(starter)) return;
+    // Ctrl-, Cmd- or Shift-click on the link opens its page (songs like it), as links do.
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     event.stopPropagation();
     var kind = starter.dataset.radioKind;
@@ -378,23 +407,24 @@
       var play = scope.querySelector('button.play[data-song-id="' + starter.dataset.radioId + '"]');
       seed = play ? trackOf(play) : null;
     }
-    startRadio(kind, starter.dataset.radioId, seed);
+    startRadio(kind, starter.dataset.radioId, seed, starter.dataset.radioFilters);
     var menu = starter.closest("details");
     if (menu) menu.open = false;
   }, true);
   // Disliking the playing song on the radio moves on at once: the radio will not play it again anyway.
-  var dislikeForm = null;
+  // The bar's dislike forms on their way (other requests, a page polling its progress, may come in between).
+  var dislikeForms = new WeakSet();
   document.body.addEventListener("htmx:configRequest", function (event) {
     var detail = event.detail;
     var values = detail.formData || detail.parameters;
     var value = values && (typeof values.get === "function" ? values.get("value") : values.value);
-    dislikeForm = radio && rateSlot && rateSlot.contains(detail.elt) && value === "dislike" ? detail.elt : null;
+    if (radio && rateSlot && rateSlot.contains(detail.elt) && value === "dislike") dislikeForms.add(detail.elt);
   });
   document.body.addEventListener("htmx:afterRequest", function (event) {
     // The form swapped itself out: htmx tells of it on its parent, and keeps the form in the request's config.
     var config = event.detail.requestConfig;
-    if (!dislikeForm || !config || config.elt !== dislikeForm) return;
-    dislikeForm = null;
+    if (!config || !dislikeForms.has(config.elt)) return;
+    dislikeForms.delete(config.elt);
     var track = current();
     if (radio && event.detail.successful && track && rateSlot.dataset.songId === String(track.id)) next();
   });
@@ -881,8 +911,9 @@
   }
 
   window.addEventListener("pagehide", function () {
-    save();
+    // Reported first, so that the radio's record of the playing song is in what is saved.
     flushAll();
+    save();
   });
 
   // Logging out ends the session the plays are recorded under: report first, forget the queue, then go.
