@@ -214,7 +214,7 @@ def write_xspf(tracks: Iterable[Track], *, title: str, annotation: str = "", loc
     # "version" attribute that XSPF requires.
     root = ET.Element("playlist", version="1", xmlns=XSPF_NAMESPACE)
     add(root, "title", _one_line(title))
-    add(root, "annotation", _xml_text(annotation).strip())
+    add(root, "annotation", xml_text(annotation).strip())
     add(root, "location", _one_line(location))
     track_list = ET.SubElement(root, "trackList")
     for track in tracks:
@@ -255,10 +255,10 @@ def _has_control_characters(text: str) -> bool:
 def _one_line(text: str) -> str:
     """``text`` without line breaks or control characters, whitespace collapsed."""
     kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return " ".join(_xml_text(kept).split())
+    return " ".join(xml_text(kept).split())
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids (C0 controls but tab and line breaks, U+FFFE, U+FFFF,
     lone surrogates)."""
     return "".join(

@@ -70,7 +70,9 @@ def _proxy_part(target: Target, keys: dict[str, str]) -> str | None:
         return "COALESCE(s.tempo_bpm, 120) / 240"
     centre = math.sqrt(target.bpm[0] * target.bpm[1])
     # Negated through the sign (+1): the nearer the tempo, the higher.
-    return f"(-COALESCE(ABS(LN(GREATEST(s.tempo_bpm, 1) / {centre:.3f})), 10))"
+    # A song without a tempo (NULL, or 0: no steady beat) ranks as far as can be: GREATEST alone would skip a NULL
+    # and read it as 1 bpm.
+    return f"(-COALESCE(ABS(LN(NULLIF(GREATEST(s.tempo_bpm, 0), 0) / {max(centre, 1.0):.3f})), 10))"
 
 
 def _column(key: str) -> str:

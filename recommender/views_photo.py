@@ -24,7 +24,8 @@ from recommender.forms import PlaylistNameForm
 from recommender.photos import Photo
 
 PHOTO_TYPES = "image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp"
-RECENT_PHOTOS = 12
+# A person keeps at most this many photos, all listed on the photo page (so each can be deleted there).
+MAX_PHOTOS = RECENT_PHOTOS = 48
 # Reading a photo costs 0.1-0.5 s of a web process (docs/quality.md, "A photo → music"); people send a few.
 PHOTOS_PER_HOUR = 60
 
@@ -56,6 +57,9 @@ def photo(request: HttpRequest) -> HttpResponse:
     if request.limited:
         reason = f"Too many photos: at most {PHOTOS_PER_HOUR} an hour. Please try again later."
         return _photo_page(request, reason, status=429)
+    if Photo.objects.owned_by(request.user).count() >= MAX_PHOTOS:
+        reason = f"You keep {MAX_PHOTOS} photos, the most Musrec keeps for one person: delete one to add another."
+        return _photo_page(request, reason, status=400)
     uploaded = request.FILES.get("photo")
     # SizeLimitUploadHandler stopped reading the file at the limit (as the body was parsed, just above).
     if getattr(request, "upload_too_large", False):

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import enum
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from xml.etree import ElementTree
@@ -28,6 +29,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from catalog.playlist_files import xml_text
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "musrec"
@@ -70,6 +73,12 @@ def not_found(what: str) -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, f"{what} not found.")
 
 
+# ASCII digits only ("²" passes str.isdigit but not int), at most 18 of them.
+WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,18}$")
+LARGEST_NUMBER = 10**12
+MAX_REPEATS = 500
+
+
 class Params:
     """The request's parameters, from the query string and a form body together; names may repeat (``id=1&id=2``)."""
 
@@ -77,7 +86,8 @@ class Params:
         merged = QueryDict(mutable=True)
         for source in (request.GET, request.POST if request.method == "POST" else QueryDict()):
             for name, values in source.lists():
-                merged.setlist(name, merged.getlist(name) + values)
+                # NUL cannot be stored or compared in PostgreSQL text: dropped, as the site's search drops it.
+                merged.setlist(name, merged.getlist(name) + [value.replace("\x00", "") for value in values])
         self._data = merged
 
     def __contains__(self, name: str) -> bool:
@@ -87,7 +97,11 @@ class Params:
         return self._data.get(name, default)
 
     def all(self, name: str) -> list[str]:
-        return self._data.getlist(name)
+        """Every value of a repeated parameter (``id=1&id=2``), at most ``MAX_REPEATS``: each costs a query or two."""
+        values = self._data.getlist(name)
+        if len(values) > MAX_REPEATS:
+            raise ApiError(ErrorCode.GENERIC, f"At most {MAX_REPEATS} values of '{name}' at once.")
+        return values
 
     def required(self, name: str) -> str:
         value = self._data.get(name)
@@ -102,11 +116,11 @@ class Params:
         if raw in (None, ""):
             value = default
         else:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ApiError(ErrorCode.GENERIC, f"Parameter '{name}' must be a whole number.") from None
-        value = max(value, minimum)
+            if not WHOLE_NUMBER.match(raw):
+                raise ApiError(ErrorCode.GENERIC, f"Parameter '{name}' must be a whole number.")
+            value = int(raw)
+        # An offset of 10**20 would overflow the database's bigint: nothing lies that far anyway.
+        value = min(max(value, minimum), LARGEST_NUMBER)
         return value if maximum is None else min(value, maximum)
 
     def boolean(self, name: str, *, default: bool) -> bool:
@@ -235,7 +249,8 @@ def _text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
         return iso_time(value)
-    return str(value)
+    # A title with a control character (a file's tags may hold any) would make the whole answer invalid XML.
+    return xml_text(str(value))
 
 
 def _fill(element: ElementTree.Element, content: dict) -> None:

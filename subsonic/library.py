@@ -29,7 +29,7 @@ def api_id(kind: str, pk: int) -> str:
 def parse_id(value: str, kind: str, *, what: str) -> int:
     """The primary key in an id of ``kind``; error 70 for anything else (a client's stale or foreign id)."""
     prefix, _, number = value.partition("-")
-    if prefix != kind or not number.isdigit() or len(number) > 18:
+    if prefix != kind or not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise not_found(what)
     return int(number)
 
@@ -37,7 +37,7 @@ def parse_id(value: str, kind: str, *, what: str) -> int:
 def split_id(value: str) -> tuple[str, int]:
     """The kind and primary key of an id of any kind; error 70 for a malformed one."""
     prefix, _, number = value.partition("-")
-    if prefix not in (SONG, ALBUM, ARTIST) or not number.isdigit() or len(number) > 18:
+    if prefix not in (SONG, ALBUM, ARTIST) or not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise not_found("Item")
     return prefix, int(number)
 

@@ -246,3 +246,9 @@ def test_a_song_without_the_tags_asked_for_counts_as_neither_for_nor_against():
     catalogue["tag_matrix"][0, :] = np.nan
     sad = scores("sad", catalogue)
     assert sad[0] == pytest.approx(0.5 * 1.0 / 1.5 + 0.5 * 0.5 / 1.5)
+
+
+@pytest.mark.parametrize("text", ["00 bpm", "000-120 bpm", "around 20 bpm", "400 bpm"])
+def test_a_tempo_no_song_can_have_is_refused_in_words(text):
+    with pytest.raises(DescriptionError, match="A tempo is 30-300 bpm"):
+        parse(text)

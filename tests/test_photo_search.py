@@ -193,3 +193,12 @@ def test_the_account_data_counts_exports_and_deletes_photos(alice_client, alice,
     response = delete(alice_client)
     assert response.status_code == 302
     assert list(Photo.objects.values_list("pk", flat=True)) == [bobs.pk]
+
+
+def test_a_person_keeps_a_bounded_number_of_photos(alice_client, bob_client, monkeypatch):
+    monkeypatch.setattr("recommender.views_photo.MAX_PHOTOS", 2)
+    data = encoded(photo_of(NAVY), "PNG")
+    assert [upload(alice_client, data).status_code for _ in range(3)] == [302, 302, 400]
+    assert "delete one to add another" in upload(alice_client, data).content.decode()
+    assert upload(bob_client, data).status_code == 302  # counted per person
+    assert Photo.objects.count() == 3

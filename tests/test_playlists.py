@@ -1000,7 +1000,7 @@ def test_every_song_row_has_a_plus_menu_that_works_without_javascript(alice_clie
     page = text(alice_client.get(reverse("catalog:song_list")))
 
     url = reverse("catalog:playlist_add_song", args=[song.pk])
-    assert f'<a href="{url}?next=/">Choose a playlist…</a>' in page
+    assert f'<a href="{url}?next={reverse("catalog:song_list")}">Choose a playlist…</a>' in page
     assert 'hx-trigger="toggle once from:closest details"' in page
 
 

@@ -145,6 +145,7 @@ def test_at_most_max_scored_songs_are_scored(alice, catalogue):
         ("a" * 10_000, "10,000 characters long"),
         ("zxqv blorptastic", "No word of this description is in the vocabulary"),
         ("the music", "describes a sound"),
+        ("calm 00 bpm", "A tempo is 30-300 bpm"),
     ],
 )
 def test_bad_input_gets_a_clear_message(alice_client, catalogue, q, message):

@@ -710,3 +710,22 @@ def test_json_answers_leave_missing_fields_out_rather_than_null(client, library,
         answer = as_json(client, method, as_alice, **params)
         assert answer["status"] == "ok"
         assert nulls(answer) == [], method
+
+
+def test_hostile_parameters_get_subsonic_errors_never_a_server_error(client, library, as_alice):
+    """NUL bytes, digits that are not ASCII, offsets past any database number, and floods of repeated ids."""
+    assert error_code(client, "ping", {"u": "ali\x00ce", "t": "a", "s": "b"}) == 40
+    assert error_code(client, "getSong", as_alice, id="tr-²") == 70
+    assert error_code(client, "getSong", as_alice, id="tr-" + "9" * 5000) == 70
+    answer = as_json(client, "getAlbumList2", as_alice, type="newest", offset="9" * 18)
+    assert answer["status"] == "ok" and not answer["albumList2"].get("album")
+    assert error_code(client, "getAlbumList2", as_alice, type="newest", offset="1" + "0" * 20) == 0
+    assert error_code(client, "getAlbumList2", as_alice, type="newest", offset="٣") == 0
+    assert error_code(client, "star", as_alice, id=[f"tr-{i}" for i in range(501)]) == 0
+
+
+def test_a_title_with_control_characters_still_gives_valid_xml(client, library, as_alice):
+    Song.objects.filter(pk=library["first"].pk).update(title="Clear\x01ing\x1b")
+    root = as_xml(client, "getSong", as_alice, id=f"tr-{library['first'].pk}")
+    (song,) = [element for element in root.iter() if element.tag.endswith("song")]
+    assert song.get("title") == "Clearing"

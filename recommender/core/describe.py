@@ -57,6 +57,8 @@ DESCRIPTORS = ("tempo_bpm", "energy", "loudness_db")
 EXAMPLE_WORDS = ("calm", "fast", "sad", "happy", "piano", "guitar", "strings", "8-bit")
 EXAMPLES = ("calm piano", "fast aggressive guitar", "sad strings at night", "happy 8-bit chiptune", "around 90 bpm")
 
+# Tempos a song can have (what the tempo filters accept too); "00 bpm" is a typo, not a target.
+SLOWEST_BPM, FASTEST_BPM = 30, 300
 _TEMPO = re.compile(
     r"(?:\b(around|about|roughly|approximately|approx\.?|near|circa|~)\s*)?"
     r"\b(\d{2,3})(?:\s*(?:-|–|to)\s*(\d{2,3}))?\s*(?:bpm\b|beats (?:per|a) minute\b)"
@@ -206,6 +208,10 @@ def _concept_targets(vocabulary: Vocabulary, concept: Concept, *, negated: bool)
 def _tempo_term(match: re.Match[str]) -> Term:
     around, low, high = match.group(1), float(match.group(2)), float(match.group(3) or match.group(2))
     low, high = min(low, high), max(low, high)
+    if low < SLOWEST_BPM or high > FASTEST_BPM:
+        raise DescriptionError(
+            f"A tempo is {SLOWEST_BPM}-{FASTEST_BPM} bpm: “{' '.join(match.group(0).split())}” is not."
+        )
     sigma = AROUND_BPM_SIGMA if around else EXACT_BPM_SIGMA
     text = " ".join(match.group(0).split())
     return Term(text, "tempo", (Target("tempo", bpm=(low, high), sigma=sigma),))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Count, Max
 from django.db.models.functions import Lower
 
-from catalog.models import Album, Song
+from catalog.models import MAX_PLAYLIST_SONGS, Album, Song
 from catalog.text import words
 from subsonic.api import ApiError, Call, ErrorCode, Payload, endpoint
 from subsonic.endpoints.annotation import liked_albums
@@ -74,7 +74,8 @@ def get_artist(call: Call) -> Payload:
 @endpoint("getAlbum")
 def get_album(call: Call) -> Payload:
     album = album_for(call.user, call.params.required("id"))
-    songs = songs_for(call.user).filter(album=album).order_by("track_number", Lower("title"), "pk")
+    # Bounded like a playlist: shared uploads under one album title could make an album of thousands.
+    songs = songs_for(call.user).filter(album=album).order_by("track_number", Lower("title"), "pk")[:MAX_PLAYLIST_SONGS]
     return {"album": album_entry(album) | {"song": [song_entry(song) for song in songs]}}
 
 

@@ -128,7 +128,7 @@ def update_playlist(call: Call) -> Payload:
     to_add = songs_named(call, "songIdToAdd")
     to_remove = set()
     for raw in params.all("songIndexToRemove"):
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             raise ApiError(ErrorCode.GENERIC, "Parameter 'songIndexToRemove' must be a whole number.")
         to_remove.add(int(raw))
     items = list(playlist.visible_items(call.user)) if to_remove else []
