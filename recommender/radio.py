@@ -98,11 +98,15 @@ def station(user: AbstractBaseUser, kind: str, pk: int, *, model: str | None = N
     raise RadioError(f"A radio starts from a {', '.join(KINDS[:-1])} or {KINDS[-1]}, not “{kind}”.")
 
 
-def session_events(user: AbstractBaseUser, heard: Sequence[Heard], *, model: str) -> list[radio.Event]:
+def session_events(
+    user: AbstractBaseUser, heard: Sequence[Heard], *, model: str, queued: Sequence[int] = ()
+) -> list[radio.Event]:
     """The session's songs as events for the core, oldest first as in ``heard``.
 
     Each is judged by ``play_outcome`` from what the player reports; a like or dislike the person has given the song
-    overrides that. Songs they cannot see (any more) are left out, never named.
+    overrides that. A song still to come or playing (``queued``: the player sends the playing song first) that the
+    person likes counts as a like now, so a like pressed while a song plays steers the radio at once. Songs they
+    cannot see (any more) are left out, never named.
     """
     ids = [item.song_id for item in heard]
     songs = Song.objects.visible_to(user).in_bulk(ids)
@@ -123,6 +127,14 @@ def session_events(user: AbstractBaseUser, heard: Sequence[Heard], *, model: str
             outcome = "disliked"
         events.append(radio.Event(vectors[song.pk], outcome, age, song.title))
     events.reverse()
+    if queued:
+        liked = Song.objects.visible_to(user).filter(
+            pk__in=list(queued), ratings__user=user, ratings__value=Rating.LIKE
+        )
+        liked_vectors = vectors_of(liked.values_list("pk", flat=True), model=model)
+        events += [
+            radio.Event(liked_vectors[song.pk], "liked", 0, song.title) for song in liked if song.pk in liked_vectors
+        ]
     return events
 
 
@@ -148,7 +160,7 @@ def next_songs(
     if len(heard) > MAX_SESSION_SONGS or len(queued) > MAX_SESSION_SONGS:
         raise RadioError(f"A radio session remembers at most {MAX_SESSION_SONGS} songs.")
     model = model or active_model_key()
-    events = session_events(user, heard, model=model)
+    events = session_events(user, heard, model=model, queued=queued)
     session_ids = [item.song_id for item in heard] + list(queued)
     visible_session = Song.objects.visible_to(user).filter(pk__in=[*session_ids, *([at.song.pk] if at.song else [])])
     disliked = Rating.objects.for_user(user).filter(value=Rating.DISLIKE).values("song_id")

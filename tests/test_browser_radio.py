@@ -177,6 +177,14 @@ def test_radio_from_an_artist_and_from_a_songs_menu_and_stopping_it(page, alice,
     wait_until(lambda: len(upcoming(page, alice)) >= 2, "the song radio's songs")
     expect(page.locator("#player-bar .player-radio-name")).to_have_text("Radio: X0")
 
+    # Liking the playing song steers the songs still to come at once, and they say so.
+    page.get_by_role("button", name="Like the playing song, X0", exact=True).click()
+    page.locator("#player-bar .player-queue summary").click()
+    expect(
+        page.locator("#player-bar li:not(.current) .queue-reason", has_text="Because you liked “X0”")
+    ).not_to_have_count(0)
+    page.locator("#player-bar .player-queue summary").click()
+
     # Disliking the playing song moves the radio on at once, and the dislike is stored.
     page.get_by_role("button", name="Dislike the playing song, X0").click()
     wait_until(lambda: playing_id(page) not in ("", str(x0.pk)), "the song after the disliked one")

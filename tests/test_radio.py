@@ -105,6 +105,19 @@ def test_a_completed_play_and_a_like_pull_the_picks_and_say_so(alice, catalogue)
     assert any(song.reason == "Because you liked “Y0”" for song in songs)
 
 
+def test_a_like_of_the_playing_song_steers_the_radio_before_the_song_ends(alice, catalogue):
+    """The player sends the playing song first among the queued: liked, it pulls at once."""
+    seed = catalogue["seed"][0]
+    station = radio.station(alice, "song", seed.pk)
+    y0 = catalogue["Y"][0]
+    heard = [radio.Heard(seed.pk, 120.0, True)]
+    before = radio.next_songs(alice, station, heard, queued=[y0.pk], k=4)
+    Rating.objects.rate(alice, y0, Rating.LIKE)
+    after = radio.next_songs(alice, station, heard, queued=[y0.pk], k=4)
+    assert [region_of(song) for song in after].count("Y") > [region_of(song) for song in before].count("Y")
+    assert any(song.reason == "Because you liked “Y0”" for song in after)
+
+
 def test_the_radio_keeps_the_playlist_rules_over_a_long_session(alice, space):
     """No repeats in the session, no copy of a song heard, nothing disliked, at most 2 per artist in any 10."""
     rng = np.random.default_rng(13)

@@ -412,17 +412,29 @@
     if (menu) menu.open = false;
   }, true);
   // Disliking the playing song on the radio moves on at once: the radio will not play it again anyway.
-  // The bar's dislike forms on their way (other requests, a page polling its progress, may come in between).
+  // The bar's dislike and like forms on their way (other requests, a page polling its progress, may come in between).
+  // A like of the playing song on the radio steers its songs still to come at once.
   var dislikeForms = new WeakSet();
+  var likeForms = new WeakSet();
   document.body.addEventListener("htmx:configRequest", function (event) {
     var detail = event.detail;
     var values = detail.formData || detail.parameters;
     var value = values && (typeof values.get === "function" ? values.get("value") : values.value);
-    if (radio && rateSlot && rateSlot.contains(detail.elt) && value === "dislike") dislikeForms.add(detail.elt);
+    if (!radio || !rateSlot || !rateSlot.contains(detail.elt)) return;
+    if (value === "dislike") dislikeForms.add(detail.elt);
+    else if (value === "like") likeForms.add(detail.elt);
   });
   document.body.addEventListener("htmx:afterRequest", function (event) {
     // The form swapped itself out: htmx tells of it on its parent, and keeps the form in the request's config.
     var config = event.detail.requestConfig;
+    if (config && likeForms.has(config.elt)) {
+      likeForms.delete(config.elt);
+      if (radio && event.detail.successful) {
+        radio.asked = -1;
+        askRadio();
+      }
+      return;
+    }
     if (!config || !dislikeForms.has(config.elt)) return;
     dislikeForms.delete(config.elt);
     var track = current();
