@@ -62,6 +62,20 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_float(name: str, default: float) -> float:
+    """A finite decimal number (negative allowed); anything else is refused."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: a number is expected.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: a finite number is expected.")
+    return number
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -255,6 +269,23 @@ MUSREC_PLAYLIST_DEFAULT = 10
 MUSREC_PLAYLIST_MIN = 5
 MUSREC_PLAYLIST_MAX = 50
 MUSREC_MAX_PER_ARTIST = env_int("MUSREC_MAX_PER_ARTIST", 2)
+# The collaborative model (issue 14, recommender/collaborative.py): what each kind of event says about a person and a
+# song (positive: they like it; negative: they do not), summed per pair after recency, then turned into ALS confidence.
+MUSREC_CF_COMPLETED = env_float("MUSREC_CF_COMPLETED", 1.0)
+MUSREC_CF_PARTIAL = env_float("MUSREC_CF_PARTIAL", 0.3)
+MUSREC_CF_SKIPPED = env_float("MUSREC_CF_SKIPPED", -0.5)
+MUSREC_CF_LIKE = env_float("MUSREC_CF_LIKE", 3.0)
+MUSREC_CF_DISLIKE = env_float("MUSREC_CF_DISLIKE", -3.0)
+MUSREC_CF_PLAYLIST = env_float("MUSREC_CF_PLAYLIST", 2.0)
+MUSREC_CF_HALF_LIFE_DAYS = env_float("MUSREC_CF_HALF_LIFE_DAYS", 90.0)
+MUSREC_CF_FACTORS = env_int("MUSREC_CF_FACTORS", 48, minimum=2)
+# Bounds on one training: the newest events of each kind, and the most songs and people kept (the busiest).
+MUSREC_CF_MAX_EVENTS = env_int("MUSREC_CF_MAX_EVENTS", 500_000, minimum=1)
+MUSREC_CF_MAX_SONGS = env_int("MUSREC_CF_MAX_SONGS", 100_000, minimum=1)
+MUSREC_CF_MAX_USERS = env_int("MUSREC_CF_MAX_USERS", 50_000, minimum=1)
+# Trained again after this many new events, or after this many hours when anything at all is new.
+MUSREC_CF_RETRAIN_EVENTS = env_int("MUSREC_CF_RETRAIN_EVENTS", 500, minimum=1)
+MUSREC_CF_RETRAIN_HOURS = env_int("MUSREC_CF_RETRAIN_HOURS", 24, minimum=1)
 # The upload form reads the file to disk, never whole into memory; the cap is checked before reading.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [

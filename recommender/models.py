@@ -423,5 +423,6 @@ def embedding_changed(sender: type[Embedding], **kwargs: object) -> None:
 
 
 from recommender.catalogue_map import CatalogueMap, MapPoint  # noqa: E402,F401
+from recommender.collaborative import CollaborativeModel, ListenerFactor, SongFactor  # noqa: E402,F401
 from recommender.genre_registry import GenreModel  # noqa: E402,F401
 from recommender.photos import Photo  # noqa: E402,F401

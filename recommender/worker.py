@@ -41,6 +41,7 @@ class AnalysisWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         from recommender.catalogue_map import schedule_catalogue_map
+        from recommender.collaborative import schedule_collaborative_training
         from recommender.jobs import reconcile, refresh_neighbour_similarity
 
         try:
@@ -51,6 +52,7 @@ class AnalysisWorker(SimpleWorker):
             if refreshed := refresh_neighbour_similarity():
                 logger.info("Neighbour similarity (CSLS) computed for %s songs", refreshed)
             schedule_catalogue_map()
+            schedule_collaborative_training()
         except Exception:  # the worker must outlive a database hiccup
             logger.exception("Reconciling the analysis queue failed")
         finally:

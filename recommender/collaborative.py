@@ -1,0 +1,343 @@
+"""The collaborative model (issue 14, first part): what people play together, as factors stored beside the embeddings.
+
+The worker trains it (``train_collaborative_model``, an RQ job on the analysis queue) from everyone's plays,
+likes, dislikes and playlists, with ``recommender.core.collaborative`` and the ``implicit`` library's ALS, and
+stores one factor per song and per person in PostgreSQL (pgvector) under the model's version. Its maintenance
+(``recommender/worker.py``, every minute) queues the job when there is no model yet, after
+``MUSREC_CF_RETRAIN_EVENTS`` new events, or after ``MUSREC_CF_RETRAIN_HOURS`` when anything at all is new, never
+sooner than ``TRAINING_GAP`` after the last try.
+
+Only catalogue songs enter the model, for everyone, their owners included: a private upload is nobody's evidence
+and nobody's recommendation, and a song taken out of the catalogue since the training is left out of every score at
+once (the scores join the song's ``in_catalogue`` now). A person's own factor is read only for that person.
+
+The factors are small (``MUSREC_CF_FACTORS``, 48) and read by primary key for a list of candidates that the audio
+side has already chosen, so there is no HNSW index on them: no query searches them by nearness yet.
+
+``recommender/models.py`` imports this module, so that Django sees its models. Not yet used by any list: the
+next step is the blend (issue 14, second part), which calls ``collaborative_scores`` and ``evidence``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import django_rq
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.utils import timezone
+from pgvector.django import VectorField
+from redis.exceptions import RedisError
+
+from catalog.models import Play, Playlist, PlaylistItem, Rating, Song
+from recommender.core.collaborative import (
+    CollaborativeError,
+    Event,
+    FeedbackWeights,
+    event_weights,
+    preference_matrix,
+    train,
+)
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "analysis"
+TRAINING_QUEUED_KEY = "collaborative:queued"
+# How long a queued training keeps the maintenance from queueing another (the job's own timeout, 30 minutes).
+QUEUED_FOR = timedelta(minutes=30)
+# After a training, or a try with nothing to learn from (plays of private uploads only), the next waits at least this
+# long, or 20 times as long as this one took, so that training never takes more than 5 % of the worker's time.
+TRAINING_GAP = timedelta(minutes=5)
+# The PostgreSQL advisory lock held while a model's rows are written (any number no other code uses).
+TRAINING_LOCK = 0x636F6C6C
+
+
+class CollaborativeModel(models.Model):
+    """One training: its version (the primary key), what it was made from, and its size."""
+
+    factors = models.PositiveSmallIntegerField()
+    signature = models.CharField(max_length=200, help_text="the events the model was trained on")
+    last_play_id = models.BigIntegerField(default=0, help_text="the newest play the training saw")
+    user_count = models.PositiveIntegerField(default=0)
+    song_count = models.PositiveIntegerField(default=0)
+    event_count = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0, help_text="how long the training took")
+    trained_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Collaborative model v{self.pk} ({self.user_count} people, {self.song_count} songs)"
+
+    @property
+    def version(self) -> int:
+        return self.pk
+
+
+class SongFactor(models.Model):
+    """A catalogue song's factor in one collaborative model, and how many people's preferences it was learnt from."""
+
+    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="song_factors")
+    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="collaborative_factors")
+    vector = VectorField()
+    listeners = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "song"], name="song_factor_model_song_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.song_id} in v{self.model_id}"
+
+
+class ListenerFactor(models.Model):
+    """A person's factor in one collaborative model, and how many songs of theirs it was learnt from."""
+
+    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="listener_factors")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    vector = VectorField()
+    history = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "user"], name="listener_factor_model_user_unique")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in v{self.model_id}"
+
+
+def current_model() -> CollaborativeModel | None:
+    return CollaborativeModel.objects.order_by("-pk").first()
+
+
+def feedback_weights() -> FeedbackWeights:
+    return FeedbackWeights(
+        completed=settings.MUSREC_CF_COMPLETED,
+        partial=settings.MUSREC_CF_PARTIAL,
+        skipped=settings.MUSREC_CF_SKIPPED,
+        like=settings.MUSREC_CF_LIKE,
+        dislike=settings.MUSREC_CF_DISLIKE,
+        playlist=settings.MUSREC_CF_PLAYLIST,
+        half_life_days=settings.MUSREC_CF_HALF_LIFE_DAYS,
+    )
+
+
+def events_signature() -> tuple[str, int]:
+    """What a training would be made from now, in one cheap query per table, and the newest play's id: any play,
+    rating or playlist change changes it."""
+    plays, ratings, items, lists = (m._meta.db_table for m in (Play, Rating, PlaylistItem, Playlist))
+    parts = [
+        f"SELECT COUNT(*) FROM {plays}",
+        f"SELECT COALESCE(MAX(id), 0) FROM {plays}",
+        f"SELECT COUNT(*) FROM {ratings}",
+        f"SELECT MAX(rated_at) FROM {ratings}",
+        f"SELECT COUNT(*) FROM {items}",
+        f"SELECT MAX(updated_at) FROM {lists}",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"({part})" for part in parts))
+        values = cursor.fetchone()
+    signature = ":".join(value.isoformat() if hasattr(value, "isoformat") else str(value) for value in values)
+    return signature, values[1]
+
+
+def new_event_count(model: CollaborativeModel) -> int:
+    """Plays and ratings since ``model`` was trained (a rating changed counts as new)."""
+    plays = Play.objects.filter(pk__gt=model.last_play_id).count()
+    return plays + Rating.objects.filter(rated_at__gt=model.trained_at).count()
+
+
+def training_due() -> bool:
+    model = current_model()
+    if model is None:
+        return Play.objects.exists() or Rating.objects.exists() or PlaylistItem.objects.exists()
+    if events_signature()[0] == model.signature:
+        return False
+    if new_event_count(model) >= settings.MUSREC_CF_RETRAIN_EVENTS:
+        return True
+    return timezone.now() - model.trained_at >= timedelta(hours=settings.MUSREC_CF_RETRAIN_HOURS)
+
+
+def schedule_collaborative_training() -> bool:
+    """Queue ``train_collaborative_model`` when it is due and not already queued; whether it was queued. The
+    worker's maintenance calls this every minute."""
+    if not training_due():
+        return False
+    if not cache.add(TRAINING_QUEUED_KEY, True, timeout=QUEUED_FOR.total_seconds()):
+        return False
+    try:
+        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+            "recommender.collaborative.train_collaborative_model", job_timeout=1800, result_ttl=600, failure_ttl=86400
+        )
+    except RedisError as error:
+        cache.delete(TRAINING_QUEUED_KEY)
+        logger.warning("Redis is unreachable (%s); the collaborative model was not queued", error)
+        return False
+    return True
+
+
+def _read_events(sql: str, params: list[object]) -> tuple[np.ndarray, ...]:
+    """(user ids, song ids, kinds, ages in days) of the rows ``sql`` selects, read in chunks into arrays."""
+    users, songs, kinds, ages = [], [], [], []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(20_000):
+            chunk = np.array(rows, dtype=np.float64)
+            users.append(chunk[:, 0].astype(np.int64))
+            songs.append(chunk[:, 1].astype(np.int64))
+            kinds.append(chunk[:, 2].astype(np.int64))
+            ages.append(chunk[:, 3])
+    if not users:
+        return tuple(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, np.float64))
+    return tuple(np.concatenate(parts) for parts in (users, songs, kinds, ages))
+
+
+def catalogue_events(limit: int) -> tuple[np.ndarray, ...]:
+    """The newest ``limit`` plays, ``limit`` ratings and ``limit`` playlist entries of catalogue songs, as
+    (user ids, song ids, ``Event`` kinds, ages in days). A private upload's events are never read."""
+    song = Song._meta.db_table
+    age = "EXTRACT(EPOCH FROM (now() - {}))::float8 / 86400"
+    plays = f"""SELECT p.user_id, p.song_id,
+                       CASE WHEN p.completed THEN {Event.COMPLETED} WHEN p.skipped THEN {Event.SKIPPED}
+                            ELSE {Event.PARTIAL} END,
+                       {age.format("p.played_at")}
+                FROM {Play._meta.db_table} p JOIN {song} s ON s.id = p.song_id
+                WHERE s.in_catalogue ORDER BY p.played_at DESC, p.id DESC LIMIT %s"""
+    ratings = f"""SELECT r.user_id, r.song_id,
+                         CASE WHEN r.value = {Rating.LIKE} THEN {Event.LIKE} ELSE {Event.DISLIKE} END,
+                         {age.format("r.rated_at")}
+                  FROM {Rating._meta.db_table} r JOIN {song} s ON s.id = r.song_id
+                  WHERE s.in_catalogue ORDER BY r.rated_at DESC, r.id DESC LIMIT %s"""
+    # A playlist entry has no date of its own; the playlist's last change stands for it.
+    entries = f"""SELECT DISTINCT ON (l.owner_id, i.song_id) l.owner_id, i.song_id, {Event.PLAYLIST},
+                         {age.format("l.updated_at")}
+                  FROM {PlaylistItem._meta.db_table} i JOIN {Playlist._meta.db_table} l ON l.id = i.playlist_id
+                       JOIN {song} s ON s.id = i.song_id
+                  WHERE s.in_catalogue ORDER BY l.owner_id, i.song_id, l.updated_at DESC"""
+    entries = f"SELECT * FROM ({entries}) AS e ORDER BY 4 LIMIT %s"
+    parts = [_read_events(sql, [limit]) for sql in (plays, ratings, entries)]
+    return tuple(np.concatenate([part[column] for part in parts]) for column in range(4))
+
+
+def train_collaborative_model() -> int:
+    """The RQ job: train the model on the catalogue's events and store its factors as a new version; how many
+    songs it holds (0 when nothing changed since the last training, or there is nothing to learn from).
+
+    Safe to run twice: the second finds the events unchanged. Bounded by ``MUSREC_CF_MAX_EVENTS`` per kind of
+    event and ``MUSREC_CF_MAX_SONGS`` / ``MUSREC_CF_MAX_USERS`` (the busiest are kept).
+    """
+    started = time.monotonic()
+    try:
+        signature, last_play = events_signature()
+        current = current_model()
+        if current is not None and current.signature == signature:
+            return 0
+        users, songs, kinds, ages = catalogue_events(settings.MUSREC_CF_MAX_EVENTS)
+        preferences = preference_matrix(
+            users,
+            songs,
+            event_weights(kinds, ages, feedback_weights()),
+            max_songs=settings.MUSREC_CF_MAX_SONGS,
+            max_users=settings.MUSREC_CF_MAX_USERS,
+        )
+        try:
+            factors = train(preferences, factors=settings.MUSREC_CF_FACTORS)
+        except CollaborativeError:
+            logger.info("No events of catalogue songs yet: no collaborative model")
+            return 0
+        with transaction.atomic():
+            # Two workers may train at once: the second waits, then finds the first's model made of the same events.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TRAINING_LOCK])
+            if CollaborativeModel.objects.filter(signature=signature).exists():
+                return 0
+            model = CollaborativeModel.objects.create(
+                factors=settings.MUSREC_CF_FACTORS,
+                signature=signature,
+                last_play_id=last_play,
+                user_count=len(preferences.users),
+                song_count=len(preferences.songs),
+                event_count=len(users),
+                seconds=time.monotonic() - started,
+            )
+            listeners = preferences.listener_counts()
+            User = get_user_model()
+            # A song or person deleted during the training has no row to point at any more.
+            existing = set(Song.objects.filter(pk__in=preferences.songs.tolist()).values_list("pk", flat=True))
+            SongFactor.objects.bulk_create(
+                (
+                    SongFactor(model=model, song_id=int(song_id), vector=vector, listeners=int(count))
+                    for song_id, vector, count in zip(preferences.songs, factors.song_factors, listeners, strict=True)
+                    if song_id in existing
+                ),
+                batch_size=5000,
+            )
+            people = set(User.objects.filter(pk__in=preferences.users.tolist()).values_list("pk", flat=True))
+            ListenerFactor.objects.bulk_create(
+                (
+                    ListenerFactor(model=model, user_id=int(user_id), vector=vector, history=int(count))
+                    for user_id, vector, count in zip(
+                        preferences.users, factors.user_factors, preferences.history_sizes(), strict=True
+                    )
+                    if user_id in people
+                ),
+                batch_size=5000,
+            )
+            # One version at a time: readers take the newest, and the older ones' rows go with them.
+            CollaborativeModel.objects.filter(pk__lt=model.pk).delete()
+        logger.info("Collaborative model v%s trained in %.1f s: %s", model.pk, time.monotonic() - started, model)
+        return model.song_count
+    finally:
+        elapsed = time.monotonic() - started
+        cache.set(TRAINING_QUEUED_KEY, True, timeout=max(TRAINING_GAP.total_seconds(), 20 * elapsed))
+
+
+def collaborative_scores(user: AbstractBaseUser | AnonymousUser, song_ids: list[int]) -> dict[int, float]:
+    """``user``'s predicted preference for each of ``song_ids`` that the current model knows and that is in the
+    catalogue now (near 1: like what they play; near 0: unrelated; below 0: like what they skip). Songs it does not
+    know, and everyone it does not know, get no entry: the blend serves them by audio alone."""
+    if not user.is_authenticated or not song_ids:
+        return {}
+    model = current_model()
+    if model is None:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT f.song_id, -(f.vector <#> u.vector)
+                FROM {SongFactor._meta.db_table} f
+                JOIN {ListenerFactor._meta.db_table} u ON u.model_id = f.model_id
+                JOIN {Song._meta.db_table} s ON s.id = f.song_id
+                WHERE f.model_id = %s AND u.user_id = %s AND f.song_id = ANY(%s) AND s.in_catalogue""",
+            [model.pk, user.pk, [int(song_id) for song_id in song_ids]],
+        )
+        return {song_id: float(score) for song_id, score in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much the collaborative score of one person and song rests on: the song's number of listeners (people
+    who prefer it, in the current model) and the person's history (songs of theirs in it)."""
+
+    listeners: int
+    history: int
+
+
+def evidence(user: AbstractBaseUser | AnonymousUser, song: Song) -> Evidence:
+    """The evidence behind ``collaborative_scores`` for ``user`` and ``song``; zeros for what the model does not
+    know, a song out of the catalogue now included."""
+    model = current_model()
+    if model is None:
+        return Evidence(listeners=0, history=0)
+    listeners = (
+        SongFactor.objects.filter(model=model, song=song, song__in_catalogue=True)
+        .values_list("listeners", flat=True)
+        .first()
+    )
+    history = None
+    if user.is_authenticated:
+        history = ListenerFactor.objects.filter(model=model, user=user).values_list("history", flat=True).first()
+    return Evidence(listeners=listeners or 0, history=history or 0)
