@@ -78,7 +78,10 @@ def test_a_description_finds_songs_that_play(open_page, alice, described, viewpo
 def test_an_unknown_description_says_so_and_an_example_replaces_it(open_page, alice, described):
     page = open_page(SIZES["desktop"], phone=False)
     log_in(page, "alice", then=reverse("recommender:sounds_like"))
+    # htmx listens once the page's scripts have run; Enter asks at once, whatever the load did to the typing pause.
+    page.wait_for_load_state("load")
     page.get_by_label("Describe the music").fill("glorp blorp")
+    page.get_by_label("Describe the music").press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("No word of this description is in the vocabulary")
     expect(page.locator(".understood .chip.unknown")).to_have_text(["glorp", "blorp"])
     expect(page.locator("#described-songs")).to_have_count(0)
