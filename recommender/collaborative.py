@@ -110,6 +110,12 @@ class ListenerFactor(models.Model):
         return f"user {self.user_id} in v{self.model_id}"
 
 
+def forget_listener(user: AbstractBaseUser, **kwargs: object) -> None:
+    """A person cleared their history: their factor, learnt from it, goes now, not at the next training
+    (``catalog.signals.history_cleared``). The next training learns them again from what they still have."""
+    ListenerFactor.objects.filter(user=user).delete()
+
+
 def current_model() -> CollaborativeModel | None:
     return CollaborativeModel.objects.order_by("-pk").first()
 

@@ -216,6 +216,18 @@ def test_evidence_counts_listeners_and_the_persons_history(catalogue, listeners,
 
 
 @pytest.mark.django_db
+def test_clearing_ones_history_forgets_what_was_learnt_from_it(catalogue, listeners):
+    train_collaborative_model()
+    listener = listeners[0][0]
+    assert collaborative_scores(listener, [song.pk for song in catalogue])
+
+    Play.objects.clear_history(listener)
+
+    assert collaborative_scores(listener, [song.pk for song in catalogue]) == {}
+    assert evidence(listener, catalogue[0]).history == 0
+
+
+@pytest.mark.django_db
 def test_a_private_upload_never_enters_the_model_nor_anyones_scores(catalogue, listeners, alice, bob):
     secret = make_song(title="Bob's secret demo", owner=bob, in_catalogue=False)
     # Bob plays it on repeat and keeps it in a playlist; alice's plays are from a time it was shared.

@@ -82,8 +82,12 @@ class PlayQuerySet(models.QuerySet["Play"]):
         )
 
     def clear_history(self, user: AbstractBaseUser) -> int:
-        """Forget every play of the person's (hidden songs included); how many there were."""
+        """Forget every play of the person's (hidden songs included), and what was learnt from them
+        (``history_cleared``); how many there were."""
+        from catalog.signals import history_cleared
+
         deleted, _ = self.filter(user=user).delete()
+        history_cleared.send(sender=Play, user=user)
         return deleted
 
 
