@@ -85,3 +85,26 @@ def screenshot(page, name: str, *, full_page: bool = True) -> None:
     if folder := os.environ.get("MUSREC_SCREENSHOT_DIR"):
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture(name="open_page")
+def pages_at_sizes(page, live_server) -> Iterator:
+    """Pages at a chosen size, each in its own context: ``open_page((390, 844), phone=True)`` is a phone (touch,
+    mobile, twice the pixels); the contexts close with the test."""
+    contexts = []
+
+    def open_at(size: tuple[int, int], *, phone: bool):
+        context = page.context.browser.new_context(
+            base_url=live_server.url,
+            viewport={"width": size[0], "height": size[1]},
+            is_mobile=phone,
+            has_touch=phone,
+            device_scale_factor=2 if phone else 1,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_at
+    for context in contexts:
+        context.close()

@@ -7,7 +7,6 @@ covers and the player bar with a cover, at both sizes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from django.urls import reverse
 
 from catalog.importer import Outcome, import_file
 from catalog.models import Album, Artist, Song
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, pages_at_sizes, screenshot  # noqa: F401
 from tests.factories import add_picture, embed, jpeg, make_song, write_audio
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -77,27 +76,6 @@ def library(tmp_path) -> dict[str, str]:
         "other-artist": reverse("recommender:artist", args=[Artist.objects.get(name="Moss Band").pk]),
         "browse": reverse("catalog:song_list"),
     }
-
-
-@pytest.fixture
-def open_page(page, live_server) -> Iterator:
-    contexts = []
-
-    def open_at(size: tuple[int, int], *, phone: bool):
-        context = page.context.browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": size[0], "height": size[1]},
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=2 if phone else 1,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 def covers_shown(page, selector: str) -> list[dict]:

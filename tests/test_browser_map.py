@@ -8,7 +8,6 @@ Set MUSREC_SCREENSHOT_DIR to a folder to keep screenshots of the map at both siz
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from django.urls import reverse
 from catalog.models import Playlist, Rating, Song
 from recommender.catalogue_map import MapPoint, refresh_catalogue_map
 from recommender.views_map import GRID
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, pages_at_sizes, screenshot  # noqa: F401
 from tests.factories import embed, make_song
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -44,27 +43,6 @@ def mapped(transactional_db, alice, bob) -> list[Song]:
     Rating.objects.rate(alice, songs[0], Rating.LIKE)
     refresh_catalogue_map()
     return songs
-
-
-@pytest.fixture
-def open_page(page, live_server) -> Iterator:
-    contexts = []
-
-    def open_at(size: tuple[int, int], *, phone: bool):
-        context = page.context.browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": size[0], "height": size[1]},
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=2 if phone else 1,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 # How many of the canvas's pixels something was drawn on.

@@ -7,12 +7,11 @@ Set MUSREC_SCREENSHOT_DIR to a folder to keep screenshots of the pages at both s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, pages_at_sizes, screenshot  # noqa: F401
 from tests.test_photo_mood import NAVY, encoded, photo_of
 from tests.test_photo_search import CALM_SAD, LOUD_HAPPY
 from tests.test_sounds_like_search import CALM, make_described_song
@@ -40,27 +39,6 @@ def dusk_photo(tmp_path) -> Path:
     path = tmp_path / "dusk.jpg"
     path.write_bytes(encoded(image, "JPEG", quality=90))
     return path
-
-
-@pytest.fixture
-def open_page(page, live_server) -> Iterator:
-    contexts = []
-
-    def open_at(size: tuple[int, int], *, phone: bool):
-        context = page.context.browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": size[0], "height": size[1]},
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=2 if phone else 1,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 @pytest.mark.parametrize("viewport", list(SIZES))

@@ -3,12 +3,10 @@ and a phone's size. Set MUSREC_SCREENSHOT_DIR to a folder to keep screenshots of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, pages_at_sizes, screenshot  # noqa: F401
 from tests.factories import make_song
 from tests.test_song_filters import analysed, unit
 
@@ -43,27 +41,6 @@ def songs() -> dict[str, int]:
             energy=0.9,
         )
     return ids
-
-
-@pytest.fixture
-def open_page(page, live_server) -> Iterator:
-    contexts = []
-
-    def open_at(size: tuple[int, int], *, phone: bool):
-        context = page.context.browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": size[0], "height": size[1]},
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=2 if phone else 1,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 def no_sideways_scroll(page) -> None:

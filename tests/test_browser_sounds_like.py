@@ -5,12 +5,10 @@ Set MUSREC_SCREENSHOT_DIR to a folder to keep screenshots of the page at both si
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.urls import reverse
 
-from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, screenshot  # noqa: F401
+from tests.browser import CHROMIUM, CHROMIUM_MISSING, TIMEOUT_MS, browser_page, log_in, pages_at_sizes, screenshot  # noqa: F401
 from tests.test_sounds_like_search import CALM, LOUD, PIANO, make_described_song
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
@@ -26,27 +24,6 @@ def described(transactional_db) -> None:
     make_described_song("Still Water", tags={**CALM, **PIANO}, seed=1, energy=0.1, loudness_db=-30.0, tempo_bpm=70.0)
     make_described_song("Soft Rain", tags=CALM, seed=2, energy=0.2, loudness_db=-27.0, tempo_bpm=80.0)
     make_described_song("Thunder", tags=LOUD, seed=3, energy=0.9, loudness_db=-7.0, tempo_bpm=172.0)
-
-
-@pytest.fixture
-def open_page(page, live_server) -> Iterator:
-    contexts = []
-
-    def open_at(size: tuple[int, int], *, phone: bool):
-        context = page.context.browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": size[0], "height": size[1]},
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=2 if phone else 1,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 @pytest.mark.parametrize("viewport", list(SIZES))
