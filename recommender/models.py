@@ -347,6 +347,22 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
+        if len(chosen) < k and len(rows) < fetch and not exact:
+            # The index scan can stop before the filter lets ``fetch`` rows through (hnsw.max_scan_tuples, or a small
+            # graph holding dead rows from deletes), so a filtered search came back short with more songs to be
+            # found: they get a second, exact look. A catalogue with fewer songs pays one more query, over those few.
+            # (A playlist cut short by its rules alone, with every candidate fetched, is not asked again.)
+            return self.nearest_songs(
+                vector,
+                among=among,
+                model=model,
+                k=k,
+                genre=genre,
+                seed=seed,
+                max_per_artist=max_per_artist,
+                with_genres=with_genres,
+                exact=True,
+            )
         related = (
             Song.objects.with_relations()
             if with_genres
