@@ -286,6 +286,21 @@ MUSREC_CF_MAX_USERS = env_int("MUSREC_CF_MAX_USERS", 50_000, minimum=1)
 # Trained again after this many new events, or after this many hours when anything at all is new.
 MUSREC_CF_RETRAIN_EVENTS = env_int("MUSREC_CF_RETRAIN_EVENTS", 500, minimum=1)
 MUSREC_CF_RETRAIN_HOURS = env_int("MUSREC_CF_RETRAIN_HOURS", 24, minimum=1)
+# "Listeners also played" on a song page: only for a song with this many listeners in the model, listing songs that
+# this many people other than the reader play together with it (so no list points at one person's listening).
+MUSREC_CF_MIN_LISTENERS = env_int("MUSREC_CF_MIN_LISTENERS", 5, minimum=2)
+# The blend (recommender/core/hybrid.py): the collaborative side's largest share of a song's rank (0 switches it off),
+# reached when the song has MUSREC_CF_SONG_EVIDENCE listeners and the person MUSREC_CF_PERSON_EVIDENCE songs in the
+# model (for a list made from songs: its seeds' listeners); below that the share shrinks to nothing. Defaults from the
+# simulated listeners of bench/hybrid.py (docs/quality.md, "Hybrid"). A song with fewer than MUSREC_CF_MIN_LISTENERS
+# listeners gets no collaborative share at all, and neither does a list made from such songs.
+MUSREC_CF_BLEND_MAX = env_float("MUSREC_CF_BLEND_MAX", 0.8)
+MUSREC_CF_SONG_EVIDENCE = env_float("MUSREC_CF_SONG_EVIDENCE", 5.0)
+MUSREC_CF_PERSON_EVIDENCE = env_float("MUSREC_CF_PERSON_EVIDENCE", 5.0)
+if not 0 <= MUSREC_CF_BLEND_MAX <= 1:
+    raise ImproperlyConfigured(f"MUSREC_CF_BLEND_MAX={MUSREC_CF_BLEND_MAX}: a share from 0 to 1 is expected.")
+if MUSREC_CF_SONG_EVIDENCE <= 0 or MUSREC_CF_PERSON_EVIDENCE <= 0:
+    raise ImproperlyConfigured("MUSREC_CF_SONG_EVIDENCE and MUSREC_CF_PERSON_EVIDENCE must be positive.")
 # The upload form reads the file to disk, never whole into memory; the cap is checked before reading.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [

@@ -12,7 +12,8 @@ and nobody's recommendation, and a song taken out of the catalogue since the tra
 once (the scores join the song's ``in_catalogue`` now). A person's own factor is read only for that person.
 
 The factors are small (``MUSREC_CF_FACTORS``, 48) and read by primary key for a list of candidates that the audio
-side has already chosen, so there is no HNSW index on them: no query searches them by nearness yet.
+side has already chosen, so there is no HNSW index on them. The one search by nearness, ``listeners_also_played``
+(a song page's "Listeners also played"), scans them: 73 ms for 100,000 songs (docs/benchmarks.md).
 
 ``recommender/models.py`` imports this module, so that Django sees its models. Not yet used by any list: the
 next step is the blend (issue 14, second part), which calls ``collaborative_scores`` and ``evidence``.
@@ -37,7 +38,8 @@ from django.utils import timezone
 from pgvector.django import VectorField
 from redis.exceptions import RedisError
 
-from catalog.models import Play, Playlist, PlaylistItem, Rating, Song
+from catalog.models import Artist, Play, Playlist, PlaylistItem, Rating, Song
+from catalog.models.music import artist_group_key
 from recommender.core.collaborative import (
     CollaborativeError,
     Event,
@@ -46,6 +48,7 @@ from recommender.core.collaborative import (
     preference_matrix,
     train,
 )
+from recommender.core.rules import Candidate, build_playlist
 
 logger = logging.getLogger(__name__)
 
@@ -347,3 +350,92 @@ def evidence(user: AbstractBaseUser | AnonymousUser, song: Song) -> Evidence:
     if user.is_authenticated:
         history = ListenerFactor.objects.filter(model=model, user=user).values_list("history", flat=True).first()
     return Evidence(listeners=listeners or 0, history=history or 0)
+
+
+def listeners_also_played(song: Song, user: AbstractBaseUser | AnonymousUser, *, k: int = 8) -> list[Song]:
+    """The songs that "Listeners also played" shows on ``song``'s page: up to ``k`` catalogue songs whose factors are
+    nearest to ``song``'s in the current model (cosine), under the playlist rules (never the song or a copy of it, at
+    most ``MUSREC_MAX_PER_ARTIST`` per artist). Empty unless ``song`` is in the catalogue and has at least
+    ``MUSREC_CF_MIN_LISTENERS`` listeners in the model.
+
+    No list points at one person's listening. A song is listed only when it too has that many listeners, and when
+    that many people other than ``user`` play (or like, or keep in a playlist) both it and ``song``. Listener counts
+    alone would not do: with a threshold of 2, a song that Bob and one other person play has its two listeners, and
+    Bob's plays alone may put it nearest to a song he plays too; and had Alice played both herself, Bob alone would
+    make up the two. ``user``'s own plays never count: they tell ``user`` nothing about anyone else.
+
+    A fixed number of queries whatever ``k``: one ranks (the model's version, the factors, both rules), then the
+    songs are read with their relations. The ranking reads the plays, likes and playlist entries of the ``10 * k``
+    nearest songs by ``song``'s listeners (114 ms for the most played of 100,000 songs, docs/benchmarks.md).
+    """
+    if not song.in_catalogue or k < 1:
+        return []
+    minimum = settings.MUSREC_CF_MIN_LISTENERS
+    songs, artists = Song._meta.db_table, Artist._meta.db_table
+    factors, models_table = SongFactor._meta.db_table, CollaborativeModel._meta.db_table
+    plays, ratings = Play._meta.db_table, Rating._meta.db_table
+    items, playlists = PlaylistItem._meta.db_table, Playlist._meta.db_table
+
+    def preferring(which: str) -> str:
+        """(user, song) of each person who plays (not skips), likes or keeps in a playlist one of ``which``."""
+        return f"""SELECT user_id, song_id FROM {plays} WHERE NOT skipped AND song_id IN ({which})
+                   UNION SELECT user_id, song_id FROM {ratings} WHERE value = {Rating.LIKE} AND song_id IN ({which})
+                   UNION SELECT l.owner_id, i.song_id FROM {items} i JOIN {playlists} l ON l.id = i.playlist_id
+                         WHERE i.song_id IN ({which})"""
+
+    # The factors have no index (the module's docstring): the seed is compared with every song of the model, 48
+    # numbers each, in one scan.
+    sql = f"""
+        WITH seed AS (
+            SELECT f.model_id, f.vector FROM {factors} f JOIN {songs} s ON s.id = f.song_id
+            WHERE f.model_id = (SELECT MAX(id) FROM {models_table}) AND f.song_id = %(seed)s AND s.in_catalogue
+                  AND f.listeners >= %(minimum)s
+        ),
+        nearest AS MATERIALIZED (
+            SELECT f.song_id, f.vector <=> seed.vector AS distance
+            FROM {factors} f JOIN seed ON seed.model_id = f.model_id JOIN {songs} s ON s.id = f.song_id
+            WHERE f.listeners >= %(minimum)s AND s.in_catalogue AND f.song_id <> %(seed)s
+                  AND s.content_hash <> %(hash)s
+            ORDER BY distance, f.song_id LIMIT %(fetch)s
+        ),
+        fans AS MATERIALIZED (
+            SELECT DISTINCT user_id FROM ({preferring("%(seed)s")}) AS p WHERE user_id <> %(viewer)s
+        ),
+        together AS (
+            SELECT p.song_id, COUNT(*) AS people
+            FROM ({preferring("SELECT song_id FROM nearest")}) AS p JOIN fans ON fans.user_id = p.user_id
+            GROUP BY p.song_id
+        )
+        SELECT n.song_id, s.artist_id, a.name, s.album_id, s.content_hash, n.distance
+        FROM nearest n JOIN together t ON t.song_id = n.song_id
+             JOIN {songs} s ON s.id = n.song_id JOIN {artists} a ON a.id = s.artist_id
+        WHERE t.people >= %(minimum)s
+        ORDER BY n.distance, n.song_id
+    """
+    params = {
+        "seed": song.pk,
+        "hash": song.content_hash,
+        "minimum": minimum,
+        "fetch": 10 * k,
+        "viewer": user.pk if user.is_authenticated else 0,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    candidates = [
+        Candidate(song_id, artist_group_key(artist_id, artist_name, album_id, song_id), content_hash, float(distance))
+        for song_id, artist_id, artist_name, album_id, content_hash, distance in rows
+    ]
+    chosen = build_playlist(
+        candidates,
+        k=k,
+        seed_id=song.pk,
+        seed_hash=song.content_hash,
+        max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
+        # Two songs whose factors coincide are not the same recording: copies are told by their files alone.
+        duplicate_distance=0.0,
+    )
+    if not chosen:
+        return []
+    by_id = Song.objects.visible_to(user).with_relations().in_bulk([candidate.song_id for candidate in chosen])
+    return [by_id[candidate.song_id] for candidate in chosen if candidate.song_id in by_id]

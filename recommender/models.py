@@ -34,6 +34,7 @@ from recommender.core.moods import stored_mood_keys
 from recommender.core.rules import DUPLICATE_DISTANCE, Candidate, build_playlist
 from recommender.core.sounds_like import sounds_like
 from recommender.core.vectors import pair_similarity_quantiles, unit_length
+from recommender.hybrid import Together, by_songs
 
 # The widths of vector the database indexes (one HNSW index each, on the vectors of that width): an embedder of
 # another width works, ranked exactly, and wants a migration that adds its index.
@@ -194,8 +195,12 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         genre: Genre | None = None,
         max_per_artist: int | None = 2,
         filters: SongFilters | None = None,
+        blended: bool = True,
     ) -> list[Song]:
-        """A playlist of catalogue songs that sound like ``song`` (within ``filters``); empty until it is analysed."""
+        """A playlist of catalogue songs that sound like ``song`` (within ``filters``); empty until it is analysed.
+
+        Blended with what the people who play ``song`` also play, once the collaborative model knows it (unless
+        ``blended`` is false); a song nobody plays, a private upload among them, gets the audio list."""
         embedding = self.of_song(song)
         if embedding is None:
             return []
@@ -208,6 +213,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             genre=genre,
             seed=song,
             max_per_artist=max_per_artist,
+            together=by_songs([song], named=song) if blended else None,
         )
 
     def in_mood(self, mood: str, *, model: str | None = None) -> EmbeddingQuerySet:
@@ -254,6 +260,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         max_per_artist: int | None = 2,
         with_genres: bool = True,
         exact: bool = False,
+        together: Together | None = None,
     ) -> list[Song]:
         """The ``k`` songs nearest to ``vector`` in ``model``'s space (the active one by default), as a playlist.
 
@@ -263,6 +270,11 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         index; the playlist rules (no seed, no duplicate recordings, at most ``max_per_artist`` per artist)
         are applied to a few times ``k`` candidates. ``exact`` ranks every song of ``among`` without the index: for a
         second look when a filtered index search came back short (the index hands over a bounded candidate list).
+
+        ``together`` (``recommender.hybrid``) blends in what people play together: the songs of ``among`` nearest in
+        the collaborative model join the candidates, and all are ordered by the blend before the playlist rules; each
+        song then has ``.side``, "audio" or "together" (which side placed it). Without it, or with nothing learnt
+        yet, the order is the audio order; every song has ``.side`` "audio".
         """
         query = unit_length(np.asarray(vector), dtype=np.float32)
         model = model or active_model_key()
@@ -301,12 +313,22 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         # CSLS (recommender.core.hubs): the candidates are ranked by cosine distance + CSLS_WEIGHT * r, so that a
         # song near everyone (a hub) stops crowding every list. A song analysed since r was last computed counts
         # as the candidates' average until the worker computes its own (refresh_neighbour_similarity).
+        # The songs the collaborative model ranks highest join the audio candidates, scored by sound all the same.
+        extra = f"""
+            UNION ALL
+            SELECT e.song_id, e.vector::vector({width}), e.neighbour_similarity,
+                   e.vector::vector({width}) <=> %s::vector({width}), false
+            FROM {self.model._meta.db_table} e
+            WHERE e.model = %s AND e.dimensions = {width} AND e.song_id = ANY(%s)
+                  AND e.song_id NOT IN (SELECT song_id FROM audio)"""
         sql = f"""
-            WITH candidates AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch})
+            WITH audio AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch}),
+            candidates AS MATERIALIZED (SELECT audio.*, true AS by_audio FROM audio {extra if together else ""})
             SELECT c.song_id, s.artist_id, a.name, s.album_id, s.content_hash, c.distance,
                    c.distance + %s * COALESCE(c.neighbour_similarity, AVG(c.neighbour_similarity) OVER (), 0),
                    ARRAY(SELECT d.song_id FROM candidates d
-                         WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s)
+                         WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s),
+                   c.by_audio
             FROM candidates c
             JOIN {Song._meta.db_table} s ON s.id = c.song_id
             JOIN {Artist._meta.db_table} a ON a.id = s.artist_id
@@ -326,10 +348,20 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 " set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_sort', %s, true)",
                 [str(ef_search), sort],
             )
-            cursor.execute(sql, [literal, model, *song_params, CSLS_WEIGHT, DUPLICATE_DISTANCE])
+            params = [literal, model, *song_params]
+            if together:
+                cursor.execute(*together.nearest_sql(song_sql, song_params, fetch))
+                params += [literal, model, [song_id for (song_id,) in cursor.fetchall()]]
+            cursor.execute(sql, [*params, CSLS_WEIGHT, DUPLICATE_DISTANCE])
             # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
             # oldest song is the one kept, whatever order the database found them in.
             rows = sorted(cursor.fetchall(), key=lambda row: (row[6], row[0]))
+        found_by_audio = sum(1 for row in rows if row[8])
+        sides: dict[int, str] = {}
+        if together and rows:
+            mixed = together.blend([row[0] for row in rows], -np.array([row[6] for row in rows], dtype=np.float64))
+            sides = {rows[i][0]: mixed.side[i] for i in range(len(rows))}
+            rows = [rows[i] for i in mixed.order]
         candidates = [
             Candidate(
                 song_id,
@@ -338,7 +370,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 float(distance),
                 near=frozenset(near),
             )
-            for song_id, artist_id, artist_name, album_id, content_hash, distance, _rank, near in rows
+            for song_id, artist_id, artist_name, album_id, content_hash, distance, _rank, near, _by_audio in rows
         ]
         chosen = build_playlist(
             candidates,
@@ -347,11 +379,13 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
-        if len(chosen) < k and len(rows) < fetch and not exact:
-            # The index scan can stop before the filter lets ``fetch`` rows through (hnsw.max_scan_tuples, or a small
+        filtered = among is not None or genre is not None
+        if len(chosen) < k and found_by_audio < fetch and filtered and not exact:
+            # The index scan can stop before a filter lets ``fetch`` rows through (hnsw.max_scan_tuples, or a small
             # graph holding dead rows from deletes), so a filtered search came back short with more songs to be
-            # found: they get a second, exact look. A catalogue with fewer songs pays one more query, over those few.
-            # (A playlist cut short by its rules alone, with every candidate fetched, is not asked again.)
+            # found: they get a second, exact look. A filtered pool with fewer songs pays one more query, over those
+            # few. (Unfiltered, the scan hands over every song up to ef_search; a playlist cut short by its rules
+            # alone, with every candidate fetched, is not asked again.)
             return self.nearest_songs(
                 vector,
                 among=among,
@@ -362,6 +396,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
                 max_per_artist=max_per_artist,
                 with_genres=with_genres,
                 exact=True,
+                together=together,
             )
         related = (
             Song.objects.with_relations()
@@ -374,6 +409,8 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             song = by_id[candidate.song_id]
             song.distance = candidate.distance
             song.similarity = candidate.similarity
+            song.side = sides.get(candidate.song_id, "audio")
+            song.together_with = together.named if together else None
             playlist.append(song)
         return playlist
 

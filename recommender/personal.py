@@ -44,6 +44,7 @@ from catalog.models import (
     artist_group_key,
 )
 from catalog.song_filters import SongFilters
+from recommender import hybrid
 from recommender.core import paths, taste
 from recommender.core.rules import Candidate
 from recommender.core.vectors import similarity_quantiles, unit_length
@@ -317,7 +318,13 @@ def for_you(
     pool = _leaving_out(catalogue.matching(filters) if filters else catalogue, known)
     strong = [song_id for song_id, w in signals.weights.items() if w <= STRONG_NEGATIVE]
     songs = _near_centres(
-        pool, centres, k=k, model=model, max_per_artist=max_per_artist, avoid=vectors_of(strong, model=model)
+        pool,
+        centres,
+        k=k,
+        model=model,
+        max_per_artist=max_per_artist,
+        avoid=vectors_of(strong, model=model),
+        together=hybrid.by_person(user),
     )
     return Recommendations(songs, centres)
 
@@ -338,8 +345,13 @@ def _near_centres(
     avoid: dict[int, np.ndarray] | None = None,
     taken: Sequence[Song] = (),
     overfetch: float = OVERFETCH,
+    together: hybrid.Together | None = None,
 ) -> list[Song]:
-    """Up to ``k`` songs of ``pool`` near the centres, interleaved by weight, each with its reason."""
+    """Up to ``k`` songs of ``pool`` near the centres, interleaved by weight, each with its reason.
+
+    With ``together`` each centre's list is blended with what people play together (``recommender.hybrid``); a
+    song placed by that side is explained by the song of the person's own (a credit, or one of ``taken``) that the
+    collaborative model puts nearest it."""
     lists = [
         Embedding.objects.nearest_songs(
             among=pool,
@@ -348,6 +360,7 @@ def _near_centres(
             k=min(1000, max(3, math.ceil(overfetch * k * centre.weight))),
             max_per_artist=max_per_artist,
             with_genres=False,  # For you and an extended playlist show none
+            together=together,
         )
         for centre in centres
     ]
@@ -370,6 +383,9 @@ def _near_centres(
     # your taste than 90 % of the catalogue"): a centre is nearer its songs than songs are to each other.
     sample = catalogue_sample(model)
     scales = [similarity_quantiles(centre.vector, sample) if sample is not None else None for centre in centres]
+    own = {c.song.pk: c.song for centre in centres for c in centre.credits} | {s.pk: s for s in taken}
+    placed_together = [found[c.song_id].pk for _, c in merged if found[c.song_id].side == "together"]
+    co_listened = hybrid.co_listened(together.model_id, placed_together, list(own)) if together else {}
     result: list[Song] = []
     slots: dict[int, list[int]] = {}  # per centre, where its songs stand in the list
     for index, candidate in merged:
@@ -386,8 +402,14 @@ def _near_centres(
             if credits:
                 best = max(credits, key=lambda credit: float(vectors[song.pk] @ credit.vector))
                 song.reason, song.reason_song = best.reason, best.song
+        if song.pk in co_listened:
+            named = own[co_listened[song.pk]]
+            song.reason, song.reason_song = f"People who play “{named.title}” also play this", named
         slots.setdefault(index, []).append(len(result))
         result.append(song)
+    if together:
+        # Blended, the order within each centre's turns is the blend's: re-sorting by the sound alone would undo it.
+        return result
     # The centres take turns (merge_by_weight); within each centre's turns the closest song comes first, so the
     # matches read in order down each kind of music the list mixes (CSLS chose the songs, in its own order).
     for positions in slots.values():
@@ -519,12 +541,21 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
     in_playlist = set(playlist.items.values_list("song_id", flat=True))
     pool = _leaving_out(Song.objects.catalogue(), in_playlist | disliked)
     cap = settings.MUSREC_MAX_PER_ARTIST
-    songs = _near_centres(pool, centres, k=n, model=model, max_per_artist=cap, taken=items)
+    # What the people who play the playlist's songs also play; nothing for a playlist of songs nobody plays.
+    together = hybrid.by_songs(items)
+    songs = _near_centres(pool, centres, k=n, model=model, max_per_artist=cap, taken=items, together=together)
     if len(songs) < n:
         # The nearest songs were by the playlist's own artists, over their limit (a game's soundtrack is one
         # composer's): farther songs by others are still the nearest that keep the rules.
         deeper = _near_centres(
-            pool, centres, k=n, model=model, max_per_artist=cap, taken=items, overfetch=DEEP_OVERFETCH
+            pool,
+            centres,
+            k=n,
+            model=model,
+            max_per_artist=cap,
+            taken=items,
+            overfetch=DEEP_OVERFETCH,
+            together=together,
         )
         songs = deeper if len(deeper) > len(songs) else songs
     shortfall = ""

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 
 from catalog.models import Album, Artist, Playlist, Rating, Song, artist_group_key, play_outcome
 from catalog.song_filters import SongFilters
+from recommender import hybrid
 from recommender.core import radio, taste
 from recommender.models import Embedding, active_model_key
 from recommender.personal import MAX_POSITIVES, vectors_of
@@ -177,6 +178,9 @@ def next_songs(
     session_vectors = vectors_of(visible_session.values_list("pk", flat=True), model=model)
     avoid = np.stack(list(session_vectors.values())) if session_vectors else None
 
+    # What people who listen like this person play re-ranks the radio's candidates; it does not add songs of its own,
+    # so the station keeps its sound (For you and the song lists do add the model's favourites to their pools).
+    together = hybrid.by_person(user)
     chosen: list[Song] = []
     chosen_vectors: list[np.ndarray] = []
     turn = len(heard) + len(queued)
@@ -212,6 +216,7 @@ def next_songs(
                 k=wanted,
                 recent_artists=history,
                 avoid=np.concatenate(blocks) if blocks else None,
+                collaborative=together.side_of([song.pk for song in found]) if together and found else None,
             )
             # Short: the rules used the candidates up (one artist's songs all around), or the index, filtered by the
             # session's exclusions, handed over too few. Look again, deeper and exactly; rare, so its cost is fine.

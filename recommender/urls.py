@@ -22,6 +22,7 @@ urlpatterns = [
     path("upload/<int:pk>/tags", views.upload_tags, name="upload_tags"),
     path("songs/<int:pk>/spectrogram.png", views.spectrogram, name="spectrogram"),
     path("songs/<int:pk>/similar/", views.more_like_this, name="more_like_this"),
+    path("songs/<int:pk>/listeners-also-played/", views.listeners_also_played, name="listeners_also_played"),
     path("songs/<int:pk>/save-playlist", views.save_playlist, name="save_playlist"),
     path("analysis/progress", views.analysis_progress, name="analysis_progress"),
     # --- Artists, albums and covers (recommender/views_catalogue.py) ---

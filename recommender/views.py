@@ -22,6 +22,7 @@ from catalog.models import Playlist, Rating, Song
 from catalog.song_filters import filters_context
 from catalog.song_filters import filters_form as filters_form_for
 from catalog.streaming import read_stored_file
+from recommender import collaborative
 from recommender.forms import PlaylistOptionsForm, SavePlaylistForm, UploadForm, UploadTagsForm
 from recommender.jobs import queue_analysis
 from recommender.models import Embedding
@@ -266,6 +267,20 @@ def more_like_this(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if wants_fragment(request):
         return render(request, "recommender/more_like_this.html#playlist", context)
     return render(request, "recommender/more_like_this.html", context)
+
+
+@require_GET
+@login_required
+def listeners_also_played(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """What the listeners of ``pk`` also play: the piece the song page loads into itself (nothing at all when there is
+    nothing to show), or a whole page when opened by its address."""
+    song = get_object_or_404(Song.objects.visible_to(request.user).select_related("artist", "album"), pk=pk)
+    playlist = collaborative.listeners_also_played(song, request.user)
+    Rating.objects.attach(request.user, playlist)
+    context = {"song": song, "playlist": playlist}
+    if wants_fragment(request):
+        return render(request, "recommender/listeners_also_played.html#section", context)
+    return render(request, "recommender/listeners_also_played.html", context)
 
 
 @require_GET

@@ -74,6 +74,7 @@ PRIVATE_VIEWS = [
     PrivateView("recommender:upload_tags", "private_upload", POST, data=lambda _: {"title": "Bob's now"}),
     PrivateView("recommender:spectrogram", "private_upload", GET),
     PrivateView("recommender:more_like_this", "private_upload", GET),
+    PrivateView("recommender:listeners_also_played", "private_upload", GET),
     PrivateView("recommender:save_playlist", "private_upload", POST, data=lambda _: {"name": "Bob's now", "n": 10}),
     PrivateView("catalog:song_detail", "private_upload", GET),
     PrivateView("catalog:song_audio", "private_upload", GET),

@@ -79,6 +79,7 @@ def test_no_template_confirms_with_an_inline_script():
 
 LANDING_URLS = {
     "more like this": lambda song: reverse("recommender:more_like_this", args=[song.pk]),
+    "listeners also played": lambda song: reverse("recommender:listeners_also_played", args=[song.pk]),
     "analysis progress": lambda song: reverse("recommender:analysis_progress"),
     "the player's rating buttons": lambda song: reverse("catalog:song_rating_buttons", args=[song.pk]),
 }

@@ -259,7 +259,7 @@ def plan_of_nearest_songs(**arguments: object) -> str:
         Embedding.objects.nearest_songs(among=Song.objects.all(), vector=QUERY, model=active_model_key(), **arguments)
     # The first search, under its own settings (a second, exact look would have left its own in place).
     settings = next(q["sql"] for q in queries if "set_config" in q["sql"])
-    query = next(q["sql"] for q in queries if "WITH candidates" in q["sql"])
+    query = next(q["sql"] for q in queries if "WITH audio AS MATERIALIZED" in q["sql"])
     with connection.cursor() as cursor:
         cursor.execute(settings)
         cursor.execute("EXPLAIN " + query)

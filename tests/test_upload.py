@@ -508,7 +508,7 @@ def test_the_progress_poll_makes_no_nearest_neighbour_query_but_the_playlist_req
         with CaptureQueriesContext(connection) as queries:
             response = alice_client.get(url, headers={"HX-Request": "true", "HX-Target": target})
         assert response.status_code == 200
-        return sum("WITH candidates" in q["sql"] for q in queries)
+        return sum("WITH audio AS MATERIALIZED" in q["sql"] for q in queries)
 
     assert knn_queries("analysis") == 0
     assert knn_queries("playlist") == 1

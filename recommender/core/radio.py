@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from recommender.core.hybrid import AUDIO, TOGETHER, Collaborative
 from recommender.core.rules import DUPLICATE_DISTANCE
 from recommender.core.vectors import unit_length
 
@@ -56,6 +57,11 @@ class Event:
     outcome: Outcome
     age: int
     name: str = ""  # the song's title, for reasons
+
+
+# Why a song the collaborative side lifted is playing: it names no one, and no song (the side is the listener's own
+# factor, learnt from all they play).
+TOGETHER_REASON = "People who listen like you also play this"
 
 
 @dataclass(frozen=True)
@@ -175,12 +181,27 @@ def pick(
     k: int,
     recent_artists: Sequence[int] = (),
     avoid: np.ndarray | None = None,
+    collaborative: Collaborative | None = None,
 ) -> list[Pick]:
     """The next ``k`` songs of a radio from ``candidates`` (found near ``target(anchor, events)``), each with
-    its score and reason, best first."""
+    its score and reason, best first.
+
+    With ``collaborative`` (the listener's side of the model, ``recommender.core.hybrid``) the candidates' scores are
+    blended with what people who listen like them play; a song that side lifted says so."""
     if not len(candidates):
         return []
     goal = target(anchor, events)
     ranking = scores(candidates, goal, events)
+    sides = [AUDIO] * len(candidates)
+    if collaborative is not None:
+        mixed = collaborative.blend(ranking)
+        ranking, sides = mixed.score, mixed.side
     rows = choose(candidates, artist_groups, ranking, k=k, recent_artists=recent_artists, avoid=avoid)
-    return [Pick(row, float(ranking[row]), reason_for(candidates[row], anchors, events)) for row in rows]
+    return [
+        Pick(
+            row,
+            float(ranking[row]),
+            TOGETHER_REASON if sides[row] == TOGETHER else reason_for(candidates[row], anchors, events),
+        )
+        for row in rows
+    ]

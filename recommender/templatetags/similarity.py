@@ -48,3 +48,9 @@ def _shown(percent: int, tooltip: str) -> str:
     return format_html(
         '<span class="match" title="{}">{}\u00a0%<span class="match-word"> match</span></span>', tooltip, percent
     )
+
+
+@register.filter
+def any_together(songs: object) -> bool:
+    """Whether what people play together placed any of ``songs`` (``Embedding.objects.nearest_songs``, ``.side``)."""
+    return any(getattr(song, "side", "audio") == "together" for song in songs or ())

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from catalog.models import Song
+from recommender import hybrid
 from recommender.core.paths import MAX_STEPS, MIN_STEPS
 from recommender.models import Embedding
 from recommender.personal import PersonalError, path_between
@@ -54,9 +55,14 @@ def _songs_like(call: Call, item_id: str, count: int) -> list[Song]:
             album_for(call.user, item_id)
         else:
             artist_for(call.user, item_id)
-        vector = centroid_for_viewer("album" if kind == ALBUM else "artist", pk, call.user)
+        group = "album" if kind == ALBUM else "artist"
+        vector = centroid_for_viewer(group, pk, call.user)
+        # Blended with what the people who play its catalogue songs also play (private uploads are not in the model).
+        seeds = list(Song.objects.catalogue().filter(**{f"{group}_id": pk})[: hybrid.MAX_SEEDS])
         songs = (
-            Embedding.objects.nearest_songs(vector, k=count, max_per_artist=cap) if vector is not None and count else []
+            Embedding.objects.nearest_songs(vector, k=count, max_per_artist=cap, together=hybrid.by_songs(seeds))
+            if vector is not None and count
+            else []
         )
     return attach_ratings(call.user, songs)
 
@@ -89,7 +95,8 @@ def get_sonic_similar_tracks(call: Call) -> Payload:
     seed = song_for(call.user, call.params.required("id"))
     count = call.params.integer("count", default=10, minimum=0, maximum=MAX_SIMILAR)
     cap = settings.MUSREC_MAX_PER_ARTIST
-    songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap) if count else []
+    # Sonic similarity is the sound alone, as the extension defines it: no blend with what people play together.
+    songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap, blended=False) if count else []
     # The mix is chosen by CSLS rank (hub songs pushed back); the extension lists matches by similarity.
     songs = sorted(attach_ratings(call.user, songs), key=lambda song: -song.similarity)
     return {"sonicMatch": [sonic_match(song, song.similarity) for song in songs]}
