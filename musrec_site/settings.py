@@ -295,7 +295,7 @@ MUSREC_CF_MIN_LISTENERS = env_int("MUSREC_CF_MIN_LISTENERS", 5, minimum=2)
 # simulated listeners of bench/hybrid.py (docs/quality.md, "Hybrid"). A song with fewer than MUSREC_CF_MIN_LISTENERS
 # listeners gets no collaborative share at all, and neither does a list made from such songs.
 MUSREC_CF_BLEND_MAX = env_float("MUSREC_CF_BLEND_MAX", 0.8)
-MUSREC_CF_SONG_EVIDENCE = env_float("MUSREC_CF_SONG_EVIDENCE", 5.0)
+MUSREC_CF_SONG_EVIDENCE = env_float("MUSREC_CF_SONG_EVIDENCE", 10.0)
 MUSREC_CF_PERSON_EVIDENCE = env_float("MUSREC_CF_PERSON_EVIDENCE", 5.0)
 if not 0 <= MUSREC_CF_BLEND_MAX <= 1:
     raise ImproperlyConfigured(f"MUSREC_CF_BLEND_MAX={MUSREC_CF_BLEND_MAX}: a share from 0 to 1 is expected.")

@@ -11,12 +11,16 @@ Only catalogue songs enter the model, for everyone, their owners included: a pri
 and nobody's recommendation, and a song taken out of the catalogue since the training is left out of every score at
 once (the scores join the song's ``in_catalogue`` now). A person's own factor is read only for that person.
 
-The factors are small (``MUSREC_CF_FACTORS``, 48) and read by primary key for a list of candidates that the audio
-side has already chosen, so there is no HNSW index on them. The one search by nearness, ``listeners_also_played``
-(a song page's "Listeners also played"), scans them: 73 ms for 100,000 songs (docs/benchmarks.md).
+The factors are small (``MUSREC_CF_FACTORS``, 48) and mostly read by primary key, for candidates a list already has,
+so there is no HNSW index on them. The searches by nearness scan them: ``listeners_also_played`` (a song page's
+"Listeners also played"), 73 ms for 100,000 songs, and the blend's one scan a list for the model's favourites among
+its pool, 34-94 ms for 100,000 songs (docs/benchmarks.md, "Hybrid blend").
 
-``recommender/models.py`` imports this module, so that Django sees its models. Not yet used by any list: the
-next step is the blend (issue 14, second part), which calls ``collaborative_scores`` and ``evidence``.
+``recommender/models.py`` imports this module, so that Django sees its models. The lists that recommend read the
+factors through ``recommender/hybrid.py`` (issue 14, second part: the blend of sound and co-listening in More like
+this, For you, extend a playlist, radio and Subsonic's instant mix), which asks with a person's factor or the seed
+songs' and weighs the answer by the evidence on both sides. ``collaborative_scores`` and ``evidence`` give the same
+model's view of one person, song by song.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 QUEUE = "analysis"
 TRAINING_QUEUED_KEY = "collaborative:queued"
+# Set when someone clears their history: the songs' factors still hold what they played until the next training.
+FORGOTTEN_KEY = "collaborative:forgotten"
 # How long a queued training keeps the maintenance from queueing another (the job's own timeout, 30 minutes).
 QUEUED_FOR = timedelta(minutes=30)
 # After a training, or a try with nothing to learn from (plays of private uploads only), the next waits at least this
@@ -115,8 +121,15 @@ class ListenerFactor(models.Model):
 
 def forget_listener(user: AbstractBaseUser, **kwargs: object) -> None:
     """A person cleared their history: their factor, learnt from it, goes now, not at the next training
-    (``catalog.signals.history_cleared``). The next training learns them again from what they still have."""
+    (``catalog.signals.history_cleared``). The next training learns them again from what they still have.
+
+    Their plays also shaped the songs' factors, which everyone's lists read: the next training is made due now
+    (at the worker's next maintenance), not after ``MUSREC_CF_RETRAIN_EVENTS`` new events or a day."""
     ListenerFactor.objects.filter(user=user).delete()
+    try:
+        cache.set(FORGOTTEN_KEY, True, timeout=None)
+    except RedisError as error:  # the factor is gone already; the daily training will forget the rest
+        logger.warning("Redis is unreachable (%s); the next collaborative training was not brought forward", error)
 
 
 def current_model() -> CollaborativeModel | None:
@@ -166,7 +179,7 @@ def training_due() -> bool:
         return Play.objects.exists() or Rating.objects.exists() or PlaylistItem.objects.exists()
     if events_signature()[0] == model.signature:
         return False
-    if new_event_count(model) >= settings.MUSREC_CF_RETRAIN_EVENTS:
+    if cache.get(FORGOTTEN_KEY) or new_event_count(model) >= settings.MUSREC_CF_RETRAIN_EVENTS:
         return True
     return timezone.now() - model.trained_at >= timedelta(hours=settings.MUSREC_CF_RETRAIN_HOURS)
 
@@ -240,6 +253,8 @@ def train_collaborative_model() -> int:
     event and ``MUSREC_CF_MAX_SONGS`` / ``MUSREC_CF_MAX_USERS`` (the busiest are kept).
     """
     started = time.monotonic()
+    # Taken before reading the events: a history cleared during the training makes the next one due again.
+    cache.delete(FORGOTTEN_KEY)
     try:
         signature, last_play = events_signature()
         current = current_model()
@@ -352,6 +367,17 @@ def evidence(user: AbstractBaseUser | AnonymousUser, song: Song) -> Evidence:
     return Evidence(listeners=listeners or 0, history=history or 0)
 
 
+def preferring_sql(which: str) -> str:
+    """SQL for (user_id, song_id) of each person who plays (not skips), likes or keeps in a playlist one of the songs
+    ``which`` selects (an SQL expression of song ids), each pair once."""
+    plays, ratings = Play._meta.db_table, Rating._meta.db_table
+    items, playlists = PlaylistItem._meta.db_table, Playlist._meta.db_table
+    return f"""SELECT user_id, song_id FROM {plays} WHERE NOT skipped AND song_id IN ({which})
+               UNION SELECT user_id, song_id FROM {ratings} WHERE value = {Rating.LIKE} AND song_id IN ({which})
+               UNION SELECT l.owner_id, i.song_id FROM {items} i JOIN {playlists} l ON l.id = i.playlist_id
+                     WHERE i.song_id IN ({which})"""
+
+
 def listeners_also_played(song: Song, user: AbstractBaseUser | AnonymousUser, *, k: int = 8) -> list[Song]:
     """The songs that "Listeners also played" shows on ``song``'s page: up to ``k`` catalogue songs whose factors are
     nearest to ``song``'s in the current model (cosine), under the playlist rules (never the song or a copy of it, at
@@ -373,15 +399,7 @@ def listeners_also_played(song: Song, user: AbstractBaseUser | AnonymousUser, *,
     minimum = settings.MUSREC_CF_MIN_LISTENERS
     songs, artists = Song._meta.db_table, Artist._meta.db_table
     factors, models_table = SongFactor._meta.db_table, CollaborativeModel._meta.db_table
-    plays, ratings = Play._meta.db_table, Rating._meta.db_table
-    items, playlists = PlaylistItem._meta.db_table, Playlist._meta.db_table
-
-    def preferring(which: str) -> str:
-        """(user, song) of each person who plays (not skips), likes or keeps in a playlist one of ``which``."""
-        return f"""SELECT user_id, song_id FROM {plays} WHERE NOT skipped AND song_id IN ({which})
-                   UNION SELECT user_id, song_id FROM {ratings} WHERE value = {Rating.LIKE} AND song_id IN ({which})
-                   UNION SELECT l.owner_id, i.song_id FROM {items} i JOIN {playlists} l ON l.id = i.playlist_id
-                         WHERE i.song_id IN ({which})"""
+    preferring = preferring_sql
 
     # The factors have no index (the module's docstring): the seed is compared with every song of the model, 48
     # numbers each, in one scan.

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.postgres.indexes import OpClass
 from django.core.cache import cache
 from django.db import connection, models, transaction
@@ -195,12 +197,13 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         genre: Genre | None = None,
         max_per_artist: int | None = 2,
         filters: SongFilters | None = None,
-        blended: bool = True,
+        viewer: AbstractBaseUser | AnonymousUser | None = None,
     ) -> list[Song]:
         """A playlist of catalogue songs that sound like ``song`` (within ``filters``); empty until it is analysed.
 
-        Blended with what the people who play ``song`` also play, once the collaborative model knows it (unless
-        ``blended`` is false); a song nobody plays, a private upload among them, gets the audio list."""
+        For a ``viewer``, blended with what the people who play ``song`` also play (``recommender.hybrid``), once the
+        collaborative model knows it; a song nobody plays, a private upload among them, gets the audio list. Without
+        a viewer, the sound alone."""
         embedding = self.of_song(song)
         if embedding is None:
             return []
@@ -213,7 +216,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             genre=genre,
             seed=song,
             max_per_artist=max_per_artist,
-            together=by_songs([song], named=song) if blended else None,
+            together=by_songs([song], viewer=viewer) if viewer is not None else None,
         )
 
     def in_mood(self, mood: str, *, model: str | None = None) -> EmbeddingQuerySet:
@@ -325,7 +328,9 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             WITH audio AS MATERIALIZED ({nearest} ORDER BY distance LIMIT {fetch}),
             candidates AS MATERIALIZED (SELECT audio.*, true AS by_audio FROM audio {extra if together else ""})
             SELECT c.song_id, s.artist_id, a.name, s.album_id, s.content_hash, c.distance,
-                   c.distance + %s * COALESCE(c.neighbour_similarity, AVG(c.neighbour_similarity) OVER (), 0),
+                   c.distance + %s * COALESCE(
+                       c.neighbour_similarity, AVG(c.neighbour_similarity) FILTER (WHERE c.by_audio) OVER (), 0
+                   ),
                    ARRAY(SELECT d.song_id FROM candidates d
                          WHERE d.song_id <> c.song_id AND (d.vector <=> c.vector) < %s),
                    c.by_audio
@@ -350,8 +355,7 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             )
             params = [literal, model, *song_params]
             if together:
-                cursor.execute(*together.nearest_sql(song_sql, song_params, fetch))
-                params += [literal, model, [song_id for (song_id,) in cursor.fetchall()]]
+                params += [literal, model, together.extras(song_sql, song_params, fetch)]
             cursor.execute(sql, [*params, CSLS_WEIGHT, DUPLICATE_DISTANCE])
             # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
             # oldest song is the one kept, whatever order the database found them in.
@@ -359,6 +363,10 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
         found_by_audio = sum(1 for row in rows if row[8])
         sides: dict[int, str] = {}
         if together and rows:
+            # The seed and its copies leave before the blend: the seed is its own best company on both sides, and
+            # would only stretch the scores every other candidate is measured against.
+            if seed is not None:
+                rows = [row for row in rows if row[0] != seed.pk and row[4] != seed.content_hash]
             mixed = together.blend([row[0] for row in rows], -np.array([row[6] for row in rows], dtype=np.float64))
             sides = {rows[i][0]: mixed.side[i] for i in range(len(rows))}
             rows = [rows[i] for i in mixed.order]
@@ -379,13 +387,12 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
-        filtered = among is not None or genre is not None
-        if len(chosen) < k and found_by_audio < fetch and filtered and not exact:
-            # The index scan can stop before a filter lets ``fetch`` rows through (hnsw.max_scan_tuples, or a small
-            # graph holding dead rows from deletes), so a filtered search came back short with more songs to be
-            # found: they get a second, exact look. A filtered pool with fewer songs pays one more query, over those
-            # few. (Unfiltered, the scan hands over every song up to ef_search; a playlist cut short by its rules
-            # alone, with every candidate fetched, is not asked again.)
+        if len(chosen) < k and found_by_audio < fetch and not exact:
+            # The index scan can stop before the pool's filter (the catalogue's, a genre's, a mood's) lets ``fetch``
+            # rows through (hnsw.max_scan_tuples, or a small graph holding dead rows from deletes), so a search came
+            # back short with more songs to be found: they get a second, exact look. A catalogue with fewer songs
+            # pays one more query, over those few. (A playlist cut short by its rules alone, with every candidate
+            # fetched, is not asked again.)
             return self.nearest_songs(
                 vector,
                 among=among,
@@ -404,13 +411,16 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             else Song.objects.select_related("artist", "album").with_title_notes()
         )
         by_id = related.in_bulk([c.song_id for c in chosen])
+        placed_together = [c.song_id for c in chosen if sides.get(c.song_id) == "together"]
+        named = together.named(placed_together) if together and placed_together else {}
         playlist = []
         for candidate in chosen:
             song = by_id[candidate.song_id]
             song.distance = candidate.distance
             song.similarity = candidate.similarity
-            song.side = sides.get(candidate.song_id, "audio")
-            song.together_with = together.named if together else None
+            # "together" only with a seed or own song to name (a model replaced mid-request knows none).
+            song.together_with = named.get(candidate.song_id)
+            song.side = "together" if song.together_with else "audio"
             playlist.append(song)
         return playlist
 

@@ -350,8 +350,7 @@ def _near_centres(
     """Up to ``k`` songs of ``pool`` near the centres, interleaved by weight, each with its reason.
 
     With ``together`` each centre's list is blended with what people play together (``recommender.hybrid``); a
-    song placed by that side is explained by the song of the person's own (a credit, or one of ``taken``) that the
-    collaborative model puts nearest it."""
+    song placed by that side is explained by the seed or own song it is co-listened with."""
     lists = [
         Embedding.objects.nearest_songs(
             among=pool,
@@ -364,6 +363,8 @@ def _near_centres(
         )
         for centre in centres
     ]
+    # Each centre's own copy of a song: its side ("audio" or "together") is that centre's blend's.
+    by_centre = [{song.pk: song for song in songs} for songs in lists]
     found = {song.pk: song for songs in lists for song in songs}
     vectors = vectors_of([*found, *(s.pk for s in taken)], model=model)
     negatives = np.stack(list(avoid.values())) if avoid else np.zeros((0, 1))
@@ -383,13 +384,10 @@ def _near_centres(
     # your taste than 90 % of the catalogue"): a centre is nearer its songs than songs are to each other.
     sample = catalogue_sample(model)
     scales = [similarity_quantiles(centre.vector, sample) if sample is not None else None for centre in centres]
-    own = {c.song.pk: c.song for centre in centres for c in centre.credits} | {s.pk: s for s in taken}
-    placed_together = [found[c.song_id].pk for _, c in merged if found[c.song_id].side == "together"]
-    co_listened = hybrid.co_listened(together.model_id, placed_together, list(own)) if together else {}
     result: list[Song] = []
     slots: dict[int, list[int]] = {}  # per centre, where its songs stand in the list
     for index, candidate in merged:
-        song = found[candidate.song_id]
+        song = by_centre[index][candidate.song_id]
         centre = centres[index]
         song.similarity, song.reason, song.reason_song = candidate.similarity, centre.reason, centre.song
         song.centre, song.match_scale = index, scales[index]
@@ -402,12 +400,12 @@ def _near_centres(
             if credits:
                 best = max(credits, key=lambda credit: float(vectors[song.pk] @ credit.vector))
                 song.reason, song.reason_song = best.reason, best.song
-        if song.pk in co_listened:
-            named = own[co_listened[song.pk]]
+        if song.together_with is not None:
+            named = song.together_with
             song.reason, song.reason_song = f"People who play “{named.title}” also play this", named
         slots.setdefault(index, []).append(len(result))
         result.append(song)
-    if together:
+    if any(song.side == "together" for song in result):
         # Blended, the order within each centre's turns is the blend's: re-sorting by the sound alone would undo it.
         return result
     # The centres take turns (merge_by_weight); within each centre's turns the closest song comes first, so the
@@ -542,7 +540,7 @@ def extend_playlist(playlist: Playlist, *, n: int, model: str | None = None) -> 
     pool = _leaving_out(Song.objects.catalogue(), in_playlist | disliked)
     cap = settings.MUSREC_MAX_PER_ARTIST
     # What the people who play the playlist's songs also play; nothing for a playlist of songs nobody plays.
-    together = hybrid.by_songs(items)
+    together = hybrid.by_songs(items, viewer=owner)
     songs = _near_centres(pool, centres, k=n, model=model, max_per_artist=cap, taken=items, together=together)
     if len(songs) < n:
         # The nearest songs were by the playlist's own artists, over their limit (a game's soundtrack is one

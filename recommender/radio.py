@@ -34,6 +34,8 @@ MAX_BATCH = 5
 CANDIDATES = 60
 # Looked at, ranked exactly, when the first candidates left the picks short.
 DEEP_CANDIDATES = 400
+# The collaborative side's share of the radio's blend, against the lists' (MUSREC_CF_BLEND_MAX).
+TOGETHER_SHARE = 0.5
 
 
 class RadioError(ValueError):
@@ -179,7 +181,8 @@ def next_songs(
     avoid = np.stack(list(session_vectors.values())) if session_vectors else None
 
     # What people who listen like this person play re-ranks the radio's candidates; it does not add songs of its own,
-    # so the station keeps its sound (For you and the song lists do add the model's favourites to their pools).
+    # so the station keeps its sound (For you and the song lists do add the model's favourites to their pools), and
+    # its share is halved (TOGETHER_SHARE), so that it cannot drown what the session's skips and likes say.
     together = hybrid.by_person(user)
     chosen: list[Song] = []
     chosen_vectors: list[np.ndarray] = []
@@ -216,7 +219,11 @@ def next_songs(
                 k=wanted,
                 recent_artists=history,
                 avoid=np.concatenate(blocks) if blocks else None,
-                collaborative=together.side_of([song.pk for song in found]) if together and found else None,
+                collaborative=(
+                    together.side_of([song.pk for song in found], weight_share=TOGETHER_SHARE)
+                    if together and found
+                    else None
+                ),
             )
             # Short: the rules used the candidates up (one artist's songs all around), or the index, filtered by the
             # session's exclusions, handed over too few. Look again, deeper and exactly; rare, so its cost is fine.
@@ -226,9 +233,13 @@ def next_songs(
             empty_turns += 1
             continue
         empty_turns = 0
+        lifted = [found[p.index].pk for p in picks if p.reason == radio.TOGETHER_REASON]
+        named = together.named(lifted) if together and lifted else {}
         for chosen_pick in picks:
             song = found[chosen_pick.index]
             song.reason = chosen_pick.reason
+            if song.pk in named:
+                song.reason = f"People who play “{named[song.pk].title}” also play this"
             song.similarity = float(vectors[song.pk] @ goal)
             chosen.append(song)
             chosen_vectors.append(vectors[song.pk])

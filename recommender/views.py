@@ -137,7 +137,12 @@ def _render_upload_detail(
         []
         if target == "analysis"
         else Embedding.objects.similar_songs(
-            song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST, filters=filtering["filters"]
+            song,
+            k=n,
+            genre=genre,
+            max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
+            filters=filtering["filters"],
+            viewer=request.user,
         )
     )
     embedding = Embedding.objects.of_song(song)
@@ -227,6 +232,7 @@ def save_playlist(request: HttpRequest, pk: int) -> HttpResponse:
         genre=form.cleaned_data["genre"],
         max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
         filters=filters_form.filters,
+        viewer=request.user,
     )
     if not songs:
         messages.error(request, "There is nothing to save yet: the song has not been analysed.")
@@ -252,7 +258,12 @@ def more_like_this(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     n, genre = PlaylistOptionsForm(request.GET or None).options()
     filtering = filters_context(request.GET)
     playlist = Embedding.objects.similar_songs(
-        song, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST, filters=filtering["filters"]
+        song,
+        k=n,
+        genre=genre,
+        max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
+        filters=filtering["filters"],
+        viewer=request.user,
     )
     Rating.objects.attach(request.user, playlist)
     context = {

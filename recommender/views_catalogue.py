@@ -20,6 +20,7 @@ from catalog.htmx import HtmxHttpRequest, wants_fragment
 from catalog.models import MAX_PLAYLIST_SONGS, UNKNOWN_ARTIST, Album, Artist, Rating, Song, SongQuerySet
 from catalog.models.music import song_url
 from catalog.views_artwork import cover_response
+from recommender import hybrid
 from recommender.artwork import drawn_cover, drawn_cover_token, song_cover_url
 from recommender.core.cover_files import COVER_SIZES
 from recommender.forms import PlaylistOptionsForm
@@ -173,10 +174,17 @@ def _songs_like(request: HtmxHttpRequest, group: str, pk: int, context: dict[str
     """Catalogue songs like the centroid of an artist's or album's songs: what "Start radio" opens without radio."""
     n, genre = PlaylistOptionsForm(request.GET or None).options()
     vector = centroid_for_viewer(group, pk, request.user)
+    # Blended with what the people who play its catalogue songs also play.
     playlist = (
         []
         if vector is None
-        else Embedding.objects.nearest_songs(vector, k=n, genre=genre, max_per_artist=settings.MUSREC_MAX_PER_ARTIST)
+        else Embedding.objects.nearest_songs(
+            vector,
+            k=n,
+            genre=genre,
+            max_per_artist=settings.MUSREC_MAX_PER_ARTIST,
+            together=hybrid.by_group(group, pk, viewer=request.user),
+        )
     )
     Rating.objects.attach(request.user, playlist)
     context |= {

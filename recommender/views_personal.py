@@ -120,8 +120,17 @@ def extend_playlist(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
         return redirect(playlist)
     added, asked = len(extension.songs), extension.asked
+    # Which side spoke: the blend with what people play together (recommender.hybrid) names its share.
+    together = sum(1 for song in extension.songs if getattr(song, "side", "audio") == "together")
+    if together == added and added:
+        because = f": people who play its songs also play {'it' if added == 1 else 'them'}"
+    elif together:
+        them = "it" if together == 1 else "them"
+        because = f", {together} of them because people who play its songs also play {them}"
+    else:
+        because = ""
     if added == asked or (added and not extension.shortfall):
-        messages.success(request, f"Added {added} song{'s' if added != 1 else ''} like this playlist.")
+        messages.success(request, f"Added {added} song{'s' if added != 1 else ''} like this playlist{because}.")
     elif added:
         messages.info(request, f"Added {added} of the {asked} songs asked for: {extension.shortfall}.")
     else:

@@ -80,3 +80,22 @@ def test_settings_out_of_range_are_refused(values):
 def test_an_empty_pool_is_an_empty_blend():
     result = blend(np.zeros(0), np.zeros(0), np.zeros(0), 10, SETTINGS)
     assert result.order.tolist() == [] and result.side == []
+
+
+def test_a_song_the_model_agrees_on_is_not_said_to_be_placed_by_it():
+    # The model ranks the pool exactly as the sound does: nothing moved, so nothing was placed by people's listening.
+    audio = np.linspace(1.0, 0.0, 12)
+    result = blend(audio, audio.copy(), np.full(12, 50), 100, SETTINGS)
+    assert result.order.tolist() == list(range(12))
+    assert set(result.side) == {AUDIO}
+
+
+def test_a_song_the_model_thinks_little_of_is_never_said_to_be_placed_by_it():
+    # Far down by sound, below the model's average too, yet lifted (the model thinks even less of the others).
+    audio = np.array([1.0, 0.9, 0.8, 0.1])
+    collaborative = np.array([-3.0, -3.0, -3.0, -1.0])
+    result = blend(audio, collaborative, np.full(4, 50), 100, SETTINGS)
+    assert result.side[3] == TOGETHER  # above the pool's average: it is the model's pick
+    collaborative = np.array([0.9, 0.9, 0.2, 0.1])
+    result = blend(audio, collaborative, np.full(4, 50), 100, SETTINGS)
+    assert result.side == [AUDIO] * 4

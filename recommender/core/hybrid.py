@@ -34,7 +34,7 @@ class BlendSettings:
     listeners of the seed song, for a list made from one song)."""
 
     max_weight: float = 0.8
-    song_evidence: float = 5.0
+    song_evidence: float = 10.0
     person_evidence: float = 5.0
 
     def __post_init__(self) -> None:
@@ -53,8 +53,8 @@ LIFT = 0.25
 @dataclass(frozen=True)
 class Blend:
     """The blended order of a pool: ``order`` (indices into the pool, best first), each candidate's ``score``,
-    ``weight`` (its collaborative share) and ``side`` (``TOGETHER`` where the collaborative side lifted it by more than
-    ``LIFT``, else ``AUDIO``)."""
+    ``weight`` (its collaborative share) and ``side`` (``TOGETHER`` where that side placed it: rated above the pool's
+    average, lifted by more than ``LIFT`` and placed higher than by audio alone; else ``AUDIO``)."""
 
     order: np.ndarray
     score: np.ndarray
@@ -62,17 +62,18 @@ class Blend:
     side: list[str]
 
 
-def standard_scores(values: np.ndarray) -> np.ndarray:
-    """Each finite value's standard score among the finite ones ((x - mean) / standard deviation; 0 when they are
-    all equal); NaN stays NaN. [shape=(n,)]"""
+def standard_scores(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Each finite value's standard score ((x - mean) / standard deviation) against the finite values of
+    ``reference`` (``values`` themselves by default; 0 when they are all equal); NaN stays NaN. [shape=(n,)]"""
     values = np.asarray(values, dtype=np.float64)
+    reference = values if reference is None else np.asarray(reference, dtype=np.float64)
     out = np.full(values.shape, np.nan)
     finite = np.isfinite(values)
-    if not finite.any():
+    known = reference[np.isfinite(reference)]
+    if not finite.any() or not len(known):
         return out
-    present = values[finite]
-    spread = present.std()
-    out[finite] = (present - present.mean()) / spread if spread > 0 else 0.0
+    spread = known.std()
+    out[finite] = (values[finite] - known.mean()) / spread if spread > 0 else 0.0
     return out
 
 
@@ -95,6 +96,7 @@ def blend(
     listeners: np.ndarray,
     person: float,
     settings: BlendSettings,
+    reference: np.ndarray | None = None,
 ) -> Blend:
     """Blend a pool of candidates.
 
@@ -105,6 +107,9 @@ def blend(
         not know the candidate (it is then ranked by audio alone)
     listeners : np.ndarray [shape=(n,)], each candidate's listeners in the model (0 where unknown)
     person : the person's (or seed song's) evidence, ``blend_weights``
+    reference : np.ndarray [shape=(n,)], optional: the model's predictions the collaborative scores are standardised
+        against, where ``collaborative`` leaves out candidates that may not be ranked by it (not vouched for, in the
+        product) but whose predictions still say what an ordinary one is; ``collaborative`` by default
 
     With every weight 0 the order is the audio order, ties kept in pool order.
     """
@@ -122,11 +127,19 @@ def blend(
     weight = blend_weights(listeners, person, settings)
     weight = np.where(np.isnan(collaborative), 0.0, weight)
     audio_score = standard_scores(audio)
-    together_score = np.nan_to_num(standard_scores(collaborative), nan=0.0)
+    if reference is not None and np.asarray(reference).shape != collaborative.shape:
+        raise HybridError(f"reference {np.asarray(reference).shape} must be shaped as collaborative")
+    together_score = np.nan_to_num(standard_scores(collaborative, reference), nan=0.0)
     lift = weight * (together_score - audio_score)
     score = audio_score + lift
     order = np.lexsort((np.arange(len(score)), -score))
-    side = [TOGETHER if lifted else AUDIO for lifted in lift > LIFT]
+    # Placed by what people play together: the model thinks well of it (above the pool's average), its share lifted
+    # it by more than LIFT, and it stands higher than the sound alone would have put it.
+    place, audio_place = np.empty(len(score), np.int64), np.empty(len(score), np.int64)
+    place[order] = np.arange(len(score))
+    audio_place[np.lexsort((np.arange(len(score)), -audio_score))] = np.arange(len(score))
+    spoke = (together_score > 0) & (lift > LIFT) & (place < audio_place)
+    side = [TOGETHER if together else AUDIO for together in spoke]
     return Blend(order=order, score=score, weight=weight, side=side)
 
 
@@ -139,6 +152,7 @@ class Collaborative:
     listeners: np.ndarray
     person: float
     settings: BlendSettings
+    reference: np.ndarray | None = None
 
     def blend(self, audio: np.ndarray) -> Blend:
-        return blend(audio, self.scores, self.listeners, self.person, self.settings)
+        return blend(audio, self.scores, self.listeners, self.person, self.settings, self.reference)
