@@ -46,15 +46,13 @@ class BlendSettings:
 
 AUDIO = "audio"
 TOGETHER = "together"
-# A song is said to be placed by what people play together when that side lifted it by this many standard deviations.
-LIFT = 0.25
 
 
 @dataclass(frozen=True)
 class Blend:
     """The blended order of a pool: ``order`` (indices into the pool, best first), each candidate's ``score``,
     ``weight`` (its collaborative share) and ``side`` (``TOGETHER`` where that side placed it: rated above the pool's
-    average, lifted by more than ``LIFT`` and placed higher than by audio alone; else ``AUDIO``)."""
+    average and above its own audio score, and so placed higher than by audio alone; else ``AUDIO``)."""
 
     order: np.ndarray
     score: np.ndarray
@@ -134,11 +132,12 @@ def blend(
     score = audio_score + lift
     order = np.lexsort((np.arange(len(score)), -score))
     # Placed by what people play together: the model thinks well of it (above the pool's average), its share lifted
-    # it by more than LIFT, and it stands higher than the sound alone would have put it.
+    # it, and it stands higher than the sound alone would have put it. (Not every song that moved up: one moves up
+    # when a song above it falls, without being lifted itself.)
     place, audio_place = np.empty(len(score), np.int64), np.empty(len(score), np.int64)
     place[order] = np.arange(len(score))
     audio_place[np.lexsort((np.arange(len(score)), -audio_score))] = np.arange(len(score))
-    spoke = (together_score > 0) & (lift > LIFT) & (place < audio_place)
+    spoke = (together_score > 0) & (lift > 0) & (place < audio_place)
     side = [TOGETHER if together else AUDIO for together in spoke]
     return Blend(order=order, score=score, weight=weight, side=side)
 
