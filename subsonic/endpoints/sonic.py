@@ -48,7 +48,7 @@ def _songs_like(call: Call, item_id: str, count: int) -> list[Song]:
     cap = settings.MUSREC_MAX_PER_ARTIST
     if kind == SONG:
         seed = song_for(call.user, item_id)
-        songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap) if count else []
+        songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap, viewer=call.user) if count else []
     else:
         # Checks that the caller may see the album or artist; the centroid is then of their songs only.
         if kind == ALBUM:
@@ -57,10 +57,10 @@ def _songs_like(call: Call, item_id: str, count: int) -> list[Song]:
             artist_for(call.user, item_id)
         group = "album" if kind == ALBUM else "artist"
         vector = centroid_for_viewer(group, pk, call.user)
-        # Blended with what the people who play its catalogue songs also play (private uploads are not in the model).
-        seeds = list(Song.objects.catalogue().filter(**{f"{group}_id": pk})[: hybrid.MAX_SEEDS])
+        # Blended with what the people who play its catalogue songs also play.
+        together = hybrid.by_group(group, pk, viewer=call.user)
         songs = (
-            Embedding.objects.nearest_songs(vector, k=count, max_per_artist=cap, together=hybrid.by_songs(seeds))
+            Embedding.objects.nearest_songs(vector, k=count, max_per_artist=cap, together=together)
             if vector is not None and count
             else []
         )
@@ -96,7 +96,7 @@ def get_sonic_similar_tracks(call: Call) -> Payload:
     count = call.params.integer("count", default=10, minimum=0, maximum=MAX_SIMILAR)
     cap = settings.MUSREC_MAX_PER_ARTIST
     # Sonic similarity is the sound alone, as the extension defines it: no blend with what people play together.
-    songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap, blended=False) if count else []
+    songs = Embedding.objects.similar_songs(seed, k=count, max_per_artist=cap) if count else []
     # The mix is chosen by CSLS rank (hub songs pushed back); the extension lists matches by similarity.
     songs = sorted(attach_ratings(call.user, songs), key=lambda song: -song.similarity)
     return {"sonicMatch": [sonic_match(song, song.similarity) for song in songs]}
