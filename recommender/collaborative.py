@@ -14,7 +14,7 @@ once (the scores join the song's ``in_catalogue`` now). A person's own factor is
 The factors are small (``MUSREC_CF_FACTORS``, 48) and mostly read by primary key, for candidates a list already has,
 so there is no HNSW index on them. The searches by nearness scan them: ``listeners_also_played`` (a song page's
 "Listeners also played"), 73 ms for 100,000 songs, and the blend's one scan a list for the model's favourites among
-its pool, 34-94 ms for 100,000 songs (docs/benchmarks.md, "Hybrid blend").
+its pool, 18-46 ms for 100,000 songs (docs/benchmarks.md, "Hybrid blend").
 
 ``recommender/models.py`` imports this module, so that Django sees its models. The lists that recommend read the
 factors through ``recommender/hybrid.py`` (issue 14, second part: the blend of sound and co-listening in More like

@@ -348,3 +348,24 @@ def test_a_weight_setting_that_is_not_a_finite_number_is_refused(monkeypatch, va
         env_float("MUSREC_CF_LIKE", 3.0)
     monkeypatch.setenv("MUSREC_CF_LIKE", "-2.5")
     assert env_float("MUSREC_CF_LIKE", 3.0) == -2.5
+
+
+@pytest.mark.django_db
+def test_a_cleared_history_makes_the_next_training_due_at_once(catalogue, alice, bob, settings, analysis_queue):
+    # The songs' factors still hold what alice played: they are learnt again at the next maintenance, not a day on.
+    settings.MUSREC_CF_RETRAIN_EVENTS = 1000
+    for song in catalogue[:4]:
+        Play.objects.create(user=alice, song=song, completed=True, seconds_listened=4)
+        Play.objects.create(user=bob, song=song, completed=True, seconds_listened=4)
+    train_collaborative_model()
+    cache.delete(TRAINING_QUEUED_KEY)
+    assert not schedule_collaborative_training()
+
+    Play.objects.clear_history(alice)
+
+    assert schedule_collaborative_training()
+    assert analysis_queue.count == 1
+    cache.delete(TRAINING_QUEUED_KEY)
+    assert train_collaborative_model() > 0
+    cache.delete(TRAINING_QUEUED_KEY)
+    assert not schedule_collaborative_training()  # learnt without her plays: nothing is due any more
