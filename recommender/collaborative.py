@@ -253,7 +253,9 @@ def train_collaborative_model() -> int:
     event and ``MUSREC_CF_MAX_SONGS`` / ``MUSREC_CF_MAX_USERS`` (the busiest are kept).
     """
     started = time.monotonic()
-    # Taken before reading the events: a history cleared during the training makes the next one due again.
+    # Taken before reading the events: a history cleared during the training makes the next one due again; put
+    # back if the training fails, so that the forgetting is not lost with it.
+    forgotten = cache.get(FORGOTTEN_KEY)
     cache.delete(FORGOTTEN_KEY)
     try:
         signature, last_play = events_signature()
@@ -315,6 +317,10 @@ def train_collaborative_model() -> int:
             CollaborativeModel.objects.filter(pk__lt=model.pk).delete()
         logger.info("Collaborative model v%s trained in %.1f s: %s", model.pk, time.monotonic() - started, model)
         return model.song_count
+    except BaseException:
+        if forgotten:
+            cache.set(FORGOTTEN_KEY, True, timeout=None)
+        raise
     finally:
         elapsed = time.monotonic() - started
         cache.set(TRAINING_QUEUED_KEY, True, timeout=max(TRAINING_GAP.total_seconds(), 20 * elapsed))

@@ -360,13 +360,18 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             # relaxed_order may return rows slightly out of order; among equals (copies of one recording) the
             # oldest song is the one kept, whatever order the database found them in.
             rows = sorted(cursor.fetchall(), key=lambda row: (row[6], row[0]))
-        found_by_audio = sum(1 for row in rows if row[8])
+        by_audio = {row[0] for row in rows if row[8]}
         sides: dict[int, str] = {}
         if together and rows:
             # The seed and its copies leave before the blend: the seed is its own best company on both sides, and
             # would only stretch the scores every other candidate is measured against.
             if seed is not None:
                 rows = [row for row in rows if row[0] != seed.pk and row[4] != seed.content_hash]
+            # A favourite of the model that nobody vouches for leaves too: it came for the model's sake alone, and
+            # ranked by its sound it could still take the place of a nearer song (a song near few others ranks well
+            # by CSLS): one person's plays would have put it there.
+            known = together.known([row[0] for row in rows])
+            rows = [row for row in rows if row[8] or known.get(row[0], (0.0, 0, None))[2] is not None]
             mixed = together.blend([row[0] for row in rows], -np.array([row[6] for row in rows], dtype=np.float64))
             sides = {rows[i][0]: mixed.side[i] for i in range(len(rows))}
             rows = [rows[i] for i in mixed.order]
@@ -387,7 +392,8 @@ class EmbeddingQuerySet(models.QuerySet["Embedding"]):
             seed_hash=seed.content_hash if seed else None,
             max_per_artist=max_per_artist,
         )
-        if len(chosen) < k and found_by_audio < fetch and not exact:
+        # Decided on the songs found by sound: the model's favourites must not hide a search the index cut short.
+        if sum(1 for c in chosen if c.song_id in by_audio) < k and len(by_audio) < fetch and not exact:
             # The index scan can stop before the pool's filter (the catalogue's, a genre's, a mood's) lets ``fetch``
             # rows through (hnsw.max_scan_tuples, or a small graph holding dead rows from deletes), so a search came
             # back short with more songs to be found: they get a second, exact look. A catalogue with fewer songs

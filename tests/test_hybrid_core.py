@@ -36,8 +36,8 @@ def test_a_new_person_gets_exactly_the_audio_order():
 
 def test_new_songs_keep_their_audio_places_among_themselves_and_unknown_scores_count_as_audio():
     audio = np.array([0.9, 0.8, 0.7, 0.6])
-    collaborative = np.array([np.nan, 0.1, np.nan, 0.9])
-    listeners = np.array([0, 0, 0, 20])  # only the last has listeners
+    collaborative = np.array([0.2, 0.1, np.nan, 0.9])
+    listeners = np.array([0, 0, 0, 20])  # only the last has listeners (the first two are known, without)
     result = blend(audio, collaborative, listeners, 10, SETTINGS)
     assert result.weight.tolist() == pytest.approx([0, 0, 0, 0.6])
     assert result.order.tolist() == [0, 1, 3, 2]  # the co-listened song rises past one, the others keep order
@@ -99,3 +99,20 @@ def test_a_song_the_model_thinks_little_of_is_never_said_to_be_placed_by_it():
     collaborative = np.array([0.9, 0.9, 0.2, 0.1])
     result = blend(audio, collaborative, np.full(4, 50), 100, SETTINGS)
     assert result.side == [AUDIO] * 4
+
+
+@pytest.mark.parametrize("known", [1, 2])
+def test_a_pool_the_model_knows_too_little_of_is_left_to_the_sound(known):
+    # One or two predictions say nothing about what an ordinary one is: the songs keep their audio order.
+    audio = np.linspace(1.0, 0.0, 10)
+    collaborative = np.full(10, np.nan)
+    collaborative[-known:] = np.linspace(0.5, 1.0, known)
+    result = blend(audio, collaborative, np.full(10, 50), 100, SETTINGS)
+    assert result.order.tolist() == list(range(10))
+    assert result.weight.tolist() == [0.0] * 10
+
+
+def test_predictions_all_alike_are_left_to_the_sound():
+    audio = np.linspace(1.0, 0.0, 6)
+    result = blend(audio, np.full(6, 0.7), np.full(6, 50), 100, SETTINGS)
+    assert result.order.tolist() == list(range(6))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 
 from catalog.models import Song
+from recommender import hybrid
 from recommender.collaborative import SongFactor, current_model, listeners_also_played, train_collaborative_model
 from recommender.models import Embedding
 from tests.factories import embed, make_song
@@ -65,8 +67,13 @@ def test_one_persons_plays_never_tie_a_seed_to_a_far_song(axes, alice, bob, sett
     a, b, around = axes
     seed = embed(make_song(title="Seed", artist="S"), around(a, 0.3))
     far = embed(make_song(title="Bob link", artist="Y"), around(a, 1.1))
-    alphas = [embed(make_song(title=f"Alpha {i}", artist=f"A{i}"), around(a, 0.6)) for i in range(30)]
+    alphas = [embed(make_song(title=f"Alpha {i}", artist=f"A{i}"), around(a, 0.6)) for i in range(80)]
     betas = [embed(make_song(title=f"Beta {i}", artist=f"B{i}"), around(b, 0.6)) for i in range(10)]
+    # CSLS's r as the worker sets it: the near songs are each other's neighbours, the far song is alone. Ranked by
+    # CSLS, a lonely song just past the audio candidates beats nearer ones: the model's favourite, let in unvouched,
+    # took first place (the second review).
+    Embedding.objects.update(neighbour_similarity=0.85)
+    Embedding.objects.filter(song=far).update(neighbour_similarity=0.3)
     for p in people("p", 4):
         listen(p, [seed], times=2)
     for q in people("q", 4):
@@ -85,9 +92,38 @@ def test_one_persons_plays_never_tie_a_seed_to_a_far_song(axes, alice, bob, sett
 
     assert far not in listeners_also_played(seed, alice, k=20)
     assert far not in blended
+    assert blended == Embedding.objects.similar_songs(seed, k=5)  # nothing vouched for: the audio list
     assert all(song.side == "audio" for song in blended)
     # Four more people who play both make it speak, for alice; for bob his own plays never count.
     for both in people("both", 4):
         listen(both, [seed, far], times=2)
     assert train_collaborative_model() > 0
     assert far in Embedding.objects.similar_songs(seed, k=5, viewer=alice)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_vouching_that_takes_too_long_leaves_the_list_to_the_sound(axes, alice, settings, monkeypatch):
+    # The vouching query joins everyone's songs of both sides; on a big site it may be slow. Past its time it is
+    # cancelled by PostgreSQL, and the list is the audio list (no error, the connection's timeout restored).
+    settings.MUSREC_CF_MIN_LISTENERS = 2
+    a, _b, around = axes
+    seed = embed(make_song(title="Seed", artist="S"), around(a, 0.3))
+    far = embed(make_song(title="Far", artist="F"), around(a, 1.1))
+    alphas = [embed(make_song(title=f"Alpha {i}", artist=f"A{i}"), around(a, 0.6)) for i in range(12)]
+    for fan in people("fan", 10):  # ten listeners: the blend's full weight
+        listen(fan, [seed, far], times=2)
+    for other in people("other", 6):  # the model knows a few more songs of the pool, to compare the far one with
+        listen(other, alphas[:4])
+    assert train_collaborative_model() > 0
+    assert far in Embedding.objects.similar_songs(seed, k=5, viewer=alice)
+
+    slow = hybrid.preferring_sql
+    monkeypatch.setattr(hybrid, "VOUCHING_TIMEOUT_MS", 20)
+    monkeypatch.setattr(
+        hybrid, "preferring_sql", lambda which: f"SELECT user_id, song_id FROM ({slow(which)}) p, pg_sleep(0.2)"
+    )
+
+    assert Embedding.objects.similar_songs(seed, k=5, viewer=alice) == Embedding.objects.similar_songs(seed, k=5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(0.05), current_setting('statement_timeout')")
+        assert cursor.fetchone()[1] == "0"

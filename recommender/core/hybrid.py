@@ -46,6 +46,8 @@ class BlendSettings:
 
 AUDIO = "audio"
 TOGETHER = "together"
+# The fewest of a pool's songs the model must know for its standard scores to mean anything.
+MIN_KNOWN = 3
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,11 @@ def blend(
     audio_score = standard_scores(audio)
     if reference is not None and np.asarray(reference).shape != collaborative.shape:
         raise HybridError(f"reference {np.asarray(reference).shape} must be shaped as collaborative")
+    known = collaborative if reference is None else np.asarray(reference, dtype=np.float64)
+    known = known[np.isfinite(known)]
+    if len(known) < MIN_KNOWN or not known.std() > 0:
+        # Too few predictions to say what an ordinary one is: the model has nothing to say about this pool.
+        weight = np.zeros_like(weight)
     together_score = np.nan_to_num(standard_scores(collaborative, reference), nan=0.0)
     lift = weight * (together_score - audio_score)
     score = audio_score + lift
