@@ -78,6 +78,9 @@ def log_in(page, username: str, *, then: str | None = None) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".who")).to_have_text(username)
+    # The page's scripts (htmx, the player) run at "load": a click before that could be lost between a plain
+    # navigation and htmx's (CI once stayed on the catalogue for 15 s after clicking a link there).
+    page.wait_for_load_state("load")
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from catalog.models import Play, Playlist, PlaylistItem, Rating, Song
@@ -369,3 +370,20 @@ def test_a_cleared_history_makes_the_next_training_due_at_once(catalogue, alice,
     assert train_collaborative_model() > 0
     cache.delete(TRAINING_QUEUED_KEY)
     assert not schedule_collaborative_training()  # learnt without her plays: nothing is due any more
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_trainings_and_nobodys_factor(catalogue, listeners, admin_client):
+    train_collaborative_model()
+    model = current_model()
+
+    page = admin_client.get(reverse("admin:recommender_collaborativemodel_changelist")).content.decode()
+    detail = admin_client.get(reverse("admin:recommender_collaborativemodel_change", args=[model.pk]))
+
+    assert f"v{model.pk}" in page and str(model.user_count) in page
+    assert detail.status_code == 200
+    assert "Save" not in detail.content.decode()  # for looking only
+    assert admin_client.get(reverse("admin:recommender_collaborativemodel_add")).status_code == 403
+    # People's factors have no admin page at all.
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:recommender_listenerfactor_changelist")
