@@ -4,7 +4,9 @@ A list made for a person (For you, radio) asks the collaborative model with that
 songs (More like this, extend a playlist, Subsonic's instant mix) asks with the songs' own factors, the model's
 "people who play these also play". ``Embedding.objects.nearest_songs`` takes the resulting ``Together``: it adds the
 songs nearest in the model to its audio candidates (within the same pool: filters, genre and privacy hold), reads the
-predictions of every candidate in one query and orders them by ``recommender.core.hybrid.blend``.
+predictions of every candidate in one query, keeps the added songs only where they are vouched for (below) and
+orders the candidates by ``recommender.core.hybrid.blend``. The radio only re-ranks its sonic candidates, at half
+weight (``recommender.radio``). Vouching runs under ``VOUCHING_TIMEOUT_MS``; past it, the list is by sound.
 
 The evidence on the asking side is the person's history in the model (songs of theirs it learnt from), or for songs
 the listeners they have. Someone the model has not met, or songs nobody plays, give no ``Together`` at all: those
@@ -13,7 +15,8 @@ lists are the audio lists they always were, query for query.
 Privacy. The model holds catalogue songs only (``recommender.collaborative``), so no private upload is ever a
 candidate or a seed from this side. And the side speaks for a candidate only when it is *vouched for*: at least
 ``MUSREC_CF_MIN_LISTENERS`` people other than the viewer prefer both it and one of the list's seeds (for a person:
-one of their own songs), counted live from the plays, likes and playlists, as "Listeners also played" counts them.
+one of their 50 newest songs), counted live from the plays, likes and playlists, as "Listeners also played" counts
+them.
 A song's listener count alone would not do: one person who plays both a seed and a song that others play for other
 reasons would tie the two together by himself. The explanation names that seed or own song, never a person.
 """
