@@ -22,7 +22,6 @@ scores on average (computed, not sampled). Also the time ``songs_described`` tak
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -73,13 +72,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL"):
-        from musrec_site import services
-
-        # The development database, where the demo catalogue lives (./musrec run builds it).
-        os.environ["DATABASE_URL"] = services.start_postgres(harness.BASE_DIR / "var" / "postgres").url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musrec_site.settings")
-    harness.setup_django(migrate=False)
+    harness.setup_development_django()  # the demo catalogue, as ./musrec run keeps it
     from bench.personalisation import choose_model
 
     info = harness.print_machine(harness.database_versions())

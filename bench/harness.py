@@ -130,6 +130,22 @@ def start_services(*, redis: bool = False) -> dict[str, str]:
     return dict(os.environ)
 
 
+def use_development_database() -> None:
+    """Point ``DATABASE_URL`` at the development database, where ``./musrec run`` keeps the demo catalogue (started
+    here if need be), unless it already names one."""
+    if not os.environ.get("DATABASE_URL"):
+        from musrec_site import services
+
+        os.environ["DATABASE_URL"] = services.start_postgres(BASE_DIR / "var" / "postgres").url
+
+
+def setup_development_django() -> None:
+    """Django on the development database, as it is (no migrations): for the benchmarks about the demo catalogue."""
+    use_development_database()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musrec_site.settings")
+    setup_django(migrate=False)
+
+
 def setup_django(*, migrate: bool = True) -> None:
     import django
 

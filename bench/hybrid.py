@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -167,13 +166,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL"):
-        from musrec_site import services
-
-        # The development database, where the demo catalogue lives (./musrec run builds it).
-        os.environ["DATABASE_URL"] = services.start_postgres(harness.BASE_DIR / "var" / "postgres").url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musrec_site.settings")
-    harness.setup_django(migrate=False)
+    harness.setup_development_django()  # the demo catalogue, as ./musrec run keeps it
 
     info = harness.print_machine(harness.database_versions())
     started = time.perf_counter()

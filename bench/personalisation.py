@@ -30,7 +30,6 @@ rule (``max_per_artist=None``, popularity unfiltered) are reported too.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -76,13 +75,7 @@ def main() -> None:
     parser.add_argument("--model", help="embedding model key (default: the active one, else the one most songs have)")
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL"):
-        from musrec_site import services
-
-        # The development database, where the demo catalogue lives (./musrec run builds it).
-        os.environ["DATABASE_URL"] = services.start_postgres(harness.BASE_DIR / "var" / "postgres").url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musrec_site.settings")
-    harness.setup_django(migrate=False)
+    harness.setup_development_django()  # the demo catalogue, as ./musrec run keeps it
     from django.db import transaction
 
     info = harness.print_machine(harness.database_versions())

@@ -114,9 +114,7 @@ def main() -> None:
     else:
         from musrec_site import services
 
-        if not os.environ.get("DATABASE_URL"):
-            # The development database, where the demo catalogue lives (./musrec run builds it).
-            os.environ["DATABASE_URL"] = services.start_postgres(harness.BASE_DIR / "var" / "postgres").url
+        harness.use_development_database()  # the demo catalogue, as ./musrec run keeps it
         # A throw-away Redis for the endpoint's sessions and rate-limit counters, never the site's.
         redis = services.start_redis(harness.BENCH_VAR / "radio-redis", persistent=False)
         atexit.register(redis.stop)

@@ -17,18 +17,16 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import django_rq
 import numpy as np
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from redis.exceptions import RedisError
 
 from catalog.models import Genre, Song
 from recommender.core.catalogue_map import project
+from recommender.scheduling import enqueue_once
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "analysis"
 # The map is made again at most this often while the catalogue keeps changing (a first map is made at once).
 MAP_REFRESH_EVERY = timedelta(minutes=5)
 MAP_QUEUED_KEY = "catalogue-map:queued"
@@ -105,17 +103,12 @@ def schedule_catalogue_map() -> bool:
 
     if not map_is_stale(active_model_key()):
         return False
-    if not cache.add(MAP_QUEUED_KEY, True, timeout=MAP_REFRESH_EVERY.total_seconds()):
-        return False
-    try:
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-            "recommender.catalogue_map.refresh_catalogue_map", job_timeout=1800, result_ttl=600, failure_ttl=86400
-        )
-    except RedisError as error:
-        cache.delete(MAP_QUEUED_KEY)
-        logger.warning("Redis is unreachable (%s); the catalogue map was not queued", error)
-        return False
-    return True
+    return enqueue_once(
+        "recommender.catalogue_map.refresh_catalogue_map",
+        queued_key=MAP_QUEUED_KEY,
+        hold=MAP_REFRESH_EVERY,
+        what="the catalogue map",
+    )
 
 
 def refresh_catalogue_map() -> int:

@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import django_rq
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -53,10 +52,10 @@ from recommender.core.collaborative import (
     train,
 )
 from recommender.core.rules import Candidate, build_playlist
+from recommender.scheduling import enqueue_once
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "analysis"
 TRAINING_QUEUED_KEY = "collaborative:queued"
 # Set when someone clears their history: the songs' factors still hold what they played until the next training.
 FORGOTTEN_KEY = "collaborative:forgotten"
@@ -189,17 +188,12 @@ def schedule_collaborative_training() -> bool:
     worker's maintenance calls this every minute."""
     if not training_due():
         return False
-    if not cache.add(TRAINING_QUEUED_KEY, True, timeout=QUEUED_FOR.total_seconds()):
-        return False
-    try:
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-            "recommender.collaborative.train_collaborative_model", job_timeout=1800, result_ttl=600, failure_ttl=86400
-        )
-    except RedisError as error:
-        cache.delete(TRAINING_QUEUED_KEY)
-        logger.warning("Redis is unreachable (%s); the collaborative model was not queued", error)
-        return False
-    return True
+    return enqueue_once(
+        "recommender.collaborative.train_collaborative_model",
+        queued_key=TRAINING_QUEUED_KEY,
+        hold=QUEUED_FOR,
+        what="the collaborative model",
+    )
 
 
 def _read_events(sql: str, params: list[object]) -> tuple[np.ndarray, ...]:
