@@ -97,8 +97,12 @@ def _open(data: bytes) -> Image.Image:
             raise PictureError("not a picture Musrec can read") from error
         except Exception as error:  # Pillow's decoders raise many kinds of errors on truncated or damaged files
             raise PictureError("the picture is damaged") from error
+    return on_white(image)
+
+
+def on_white(image: Image.Image) -> Image.Image:
+    """``image`` in RGB, its transparent parts white, as on a sleeve, instead of JPEG's black."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Transparent parts become white, as on a sleeve, instead of JPEG's black.
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))

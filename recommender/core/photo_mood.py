@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from recommender.core.cover_files import MAX_PICTURE_PIXELS, MIN_PICTURE_SIDE, encode_jpeg
+from recommender.core.cover_files import MAX_PICTURE_PIXELS, MIN_PICTURE_SIDE, encode_jpeg, on_white
 from recommender.core.describe import Query, Target, Term, parse
 
 # A phone's photo is 2-6 MB as a JPEG; a 12-bit HEIC converted to PNG can be near 10.
@@ -201,12 +201,7 @@ def open_photo(data: bytes) -> Image.Image:
             raise PhotoError("This is not a photo Musrec can read: send a JPEG, PNG or WebP picture.") from error
         except Exception as error:  # Pillow's decoders raise many kinds of errors on truncated or damaged files
             raise PhotoError("The photo is damaged or incomplete: it could not be decoded.") from error
-    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
-        rgba = upright.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return upright.convert("RGB")
+    return on_white(upright)
 
 
 def thumbnail_jpeg(image: Image.Image, *, side: int = THUMBNAIL_SIDE) -> tuple[bytes, int, int]:
